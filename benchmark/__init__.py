@@ -1,0 +1,1 @@
+"""archbench: a benchmark of policy architectures on MettaGrid."""
