@@ -1,0 +1,233 @@
+"""`archbench`: train, evaluate, list, and (from the controller) run and report."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+os.environ.setdefault("METTAGRID_LOG_LEVEL", "WARNING")
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from benchmark.errors import UsageError, usage_errors  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
+console = Console(stderr=True)
+
+
+def _positive(name: str, value: int) -> None:
+    if value <= 0:
+        raise UsageError(f"--{name} must be a positive integer, got {value}")
+
+
+@app.command()
+@usage_errors
+def train(
+    level: Annotated[str, typer.Option(help="level name (see `archbench list`)")] = "level_1_basic",
+    architecture: Annotated[str, typer.Option(help="architecture name (see `archbench list`)")] = "fast",
+    seed: Annotated[int, typer.Option(help="seeds torch, numpy, every simulation and map")] = 0,
+    timesteps: Annotated[int, typer.Option(help="agent steps to train for")] = 2_000_000,
+    out: Annotated[Path, typer.Option(help="run folder; an existing checkpoint there is resumed")] = Path(
+        "results/run"
+    ),
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
+    rows: Annotated[int, typer.Option(help="agents per batch")] = 384,
+    minibatches: Annotated[int | None, typer.Option(help="minibatches per update")] = None,
+    learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate")] = None,
+    checkpoint_seconds: Annotated[float, typer.Option(help="seconds between checkpoints")] = 60.0,
+    wandb_mode: Annotated[str, typer.Option(help="offline, online or disabled")] = "disabled",
+    experiment_id: Annotated[str | None, typer.Option(help="W&B group (set by the controller)")] = None,
+    run_id: Annotated[str | None, typer.Option(help="stable run id (set by the controller)")] = None,
+    architectures_module: Annotated[str | None, typer.Option(help="module that registers architectures")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
+) -> None:
+    """Train one architecture on one level with PPO."""
+    from benchmark.architectures import get_architecture, load_architectures_module
+    from benchmark.levels import get_level
+    from benchmark.training.config import TrainConfig
+
+    _positive("timesteps", timesteps)
+    if architectures_module:
+        load_architectures_module(architectures_module)
+    get_level(level)
+    get_architecture(architecture)
+    cfg = TrainConfig(
+        level=level,
+        architecture=architecture,
+        seed=seed,
+        timesteps=timesteps,
+        out=out,
+        device=device,
+        threads=threads,
+        rows=rows,
+        minibatches=minibatches,
+        learning_rate=learning_rate,
+        checkpoint_seconds=checkpoint_seconds,
+        wandb_mode=wandb_mode,
+        experiment_id=experiment_id,
+        run_id=run_id,
+        architectures_module=architectures_module,
+    )
+    from benchmark.training.trainer import train as run_training
+
+    with _progress(quiet) as bar:
+        task = bar.add_task(f"train {architecture} on {level} (seed {seed})", total=timesteps)
+
+        def report(step: int, total: int, line: dict) -> None:
+            extra = f"{line['sps']:.0f} sps"
+            if "reward_per_agent" in line:
+                extra += f", reward/agent {line['reward_per_agent']:.2f}, hearts/agent {line['hearts_per_agent']:.2f}"
+            bar.update(task, completed=min(step, total), description=f"train {architecture} on {level}: {extra}")
+
+        result = run_training(cfg, progress=report)
+    console.print(
+        f"trained {result.agent_steps:,} agent steps in {result.wall_seconds:.0f} s ({result.sps:,.0f} sps); "
+        f"checkpoint: {result.checkpoint}"
+    )
+
+
+@app.command()
+@usage_errors
+def evaluate(
+    run: Annotated[Path | None, typer.Option(help="run folder holding checkpoint.pt")] = None,
+    policy: Annotated[str, typer.Option(help="trained (from --run) or random")] = "trained",
+    level: Annotated[str | None, typer.Option(help="level (required for --policy random)")] = None,
+    episodes: Annotated[int, typer.Option(help="episodes per evaluation simulation")] = 16,
+    seed: Annotated[int, typer.Option(help="seed of the action sampling")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
+    out: Annotated[Path | None, typer.Option(help="metrics JSON path (default RUN/eval.json)")] = None,
+    architectures_module: Annotated[str | None, typer.Option(help="module that registers architectures")] = None,
+) -> None:
+    """Evaluate a checkpoint (or the random policy) on many episodes of each evaluation simulation."""
+    from benchmark.evaluation.evaluator import evaluate as run_eval
+    from benchmark.levels import get_level
+    from benchmark.training.checkpoint import CHECKPOINT
+
+    _positive("episodes", episodes)
+    if policy not in ("trained", "random"):
+        raise UsageError(f"unknown policy {policy!r}; valid: trained, random")
+    if policy == "trained":
+        if run is None:
+            raise UsageError("--run DIR is required to evaluate a trained policy (or use --policy random --level L)")
+        if not (run / CHECKPOINT).is_file():
+            raise UsageError(f"no checkpoint at {run / CHECKPOINT}: train first, or pass the run folder")
+    elif level is None:
+        raise UsageError("--policy random needs --level (see `archbench list`)")
+    if level is not None:
+        get_level(level)
+    if policy == "random" and out is None:
+        out = Path("results") / f"random_{level}.json"
+    result = run_eval(
+        run_dir=run,
+        level_name=level,
+        policy_kind=policy,
+        episodes=episodes,
+        seed=seed,
+        device_name=device,
+        threads=threads,
+        out=out,
+        architectures_module=architectures_module,
+    )
+    table = Table(title=f"{result['architecture']} on {result['level']} ({episodes} episodes per simulation)")
+    for col in ("simulation", "reward/agent (95% CI)", "hearts/agent (95% CI)"):
+        table.add_column(col)
+    for sim, m in result["simulations"].items():
+        r, h = m["reward_per_agent"], m["hearts_per_agent"]
+        table.add_row(
+            sim,
+            f"{r['mean']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]",
+            f"{h['mean']:.2f} [{h['ci_low']:.2f}, {h['ci_high']:.2f}]",
+        )
+    Console().print(table)
+    console.print(f"metrics written to {result.get('path')}")
+
+
+@app.command("list")
+@usage_errors
+def list_(
+    architectures_module: Annotated[str | None, typer.Option(help="module that registers architectures")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Levels and architectures (with parameter counts and memory kind)."""
+    from benchmark.architectures import ARCHITECTURES, load_architectures_module
+    from benchmark.components.base import ObsSpec
+    from benchmark.levels import LEVELS
+    from benchmark.policy import Policy, count_parameters
+    from benchmark.training.vecenv import BatchedEnv
+
+    if architectures_module:
+        load_architectures_module(architectures_module)
+    env = BatchedEnv(LEVELS["level_1_basic"], 1)
+    spec: ObsSpec = env.spec
+    env.close()
+    archs = [
+        {
+            "name": name,
+            "parameters": count_parameters(Policy(cfg, spec)),
+            "memory": cfg.memory_kind,
+            "observation": cfg.encoder.observation,
+            "description": cfg.description,
+        }
+        for name, cfg in ARCHITECTURES.items()
+    ]
+    levels = [
+        {
+            "name": lv.name,
+            "agents": lv.num_agents,
+            "map": f"{lv.width}x{lv.height}",
+            "combat": lv.combat,
+            "evaluations": list(lv.evaluations),
+            "title": lv.title,
+        }
+        for lv in LEVELS.values()
+    ]
+    if as_json:
+        print(json.dumps({"levels": levels, "architectures": archs}, indent=2))
+        return
+    out = Console()
+    lt = Table(title="Levels")
+    for col in ("name", "agents", "map", "combat", "evaluations", "description"):
+        lt.add_column(col)
+    for lv in levels:
+        lt.add_row(
+            lv["name"],
+            str(lv["agents"]),
+            lv["map"],
+            "on" if lv["combat"] else "off",
+            ", ".join(lv["evaluations"]),
+            lv["title"],
+        )
+    out.print(lt)
+    at = Table(title="Architectures (parameters on level 1's observations)")
+    for col in ("name", "parameters", "memory", "input", "chain"):
+        at.add_column(col)
+    for a in archs:
+        at.add_row(a["name"], f"{a['parameters']:,}", a["memory"], a["observation"], a["description"])
+    out.print(at)
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The component contract every architecture is assembled from.
+
+Shapes at the boundaries:
+- per-step components see a TensorDict with batch size [N] (N = rows x time, flattened);
+- the memory sees [B, T, D] sequences, a reset mask [B, T] (True where a new episode starts at that
+  step, so the state from before it must not leak in) and its own state TensorDict with batch [B];
+- components declare the keys they read and write; the policy checks the chain once at construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from tensordict import TensorDict
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ObsSpec:
+    """What a policy needs to know about the environment's observations, by feature name.
+
+    Stored in checkpoints: attention encoders remap features by name when the environment's feature
+    table changes; box encoders refuse a different table with a clear message.
+    """
+
+    feature_names: tuple[str, ...]  # index = the environment's feature id
+    normalizations: tuple[float, ...]
+    window: int  # egocentric window (height = width)
+    num_tokens: int
+    num_actions: int
+
+    @property
+    def num_features(self) -> int:
+        return len(self.feature_names)
+
+    def to_dict(self) -> dict:
+        return {
+            "feature_names": list(self.feature_names),
+            "normalizations": list(self.normalizations),
+            "window": self.window,
+            "num_tokens": self.num_tokens,
+            "num_actions": self.num_actions,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ObsSpec:
+        return cls(
+            feature_names=tuple(d["feature_names"]),
+            normalizations=tuple(float(x) for x in d["normalizations"]),
+            window=int(d["window"]),
+            num_tokens=int(d["num_tokens"]),
+            num_actions=int(d["num_actions"]),
+        )
+
+
+class ObservationError(ValueError):
+    """An observation the policy cannot read (e.g. a box encoder given a changed feature table)."""
+
+
+class Component(nn.Module):
+    """A per-step module reading `in_keys` and writing `out_keys` of a flat TensorDict."""
+
+    in_keys: tuple[str, ...] = ()
+    out_keys: tuple[str, ...] = ()
+
+    def forward(self, td: TensorDict) -> TensorDict:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class Memory(nn.Module):
+    """A sequence module carrying per-row state the trainer stores without looking inside.
+
+    `exact_reset` says whether a reset inside a training sequence zeroes the state there (True) or
+    only at the sequence start (the fused-LSTM shortcut the reference used for its plain LSTMs).
+    """
+
+    exact_reset: bool = True
+    out_dim: int
+
+    def initial_state(self, batch: int, device: torch.device | str = "cpu") -> TensorDict:
+        raise NotImplementedError
+
+    def forward(
+        self, x: torch.Tensor, reset: torch.Tensor, state: TensorDict
+    ) -> tuple[torch.Tensor, TensorDict]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def keep_mask(reset: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """1 where the state carries over, 0 where an episode starts; shaped to broadcast over `like`."""
+    mask = (~reset).to(like.dtype)
+    return mask.view(mask.shape + (1,) * (like.dim() - mask.dim()))

@@ -1,0 +1,56 @@
+"""Box observations: tokens scattered into a dense [features, window, window] grid (the CNN input).
+
+Scattering is parameter-free, so the trainer caches the uint8 box from the rollout instead of
+rebuilding it for the update (+15% training speed in calibration).
+"""
+
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDict
+
+from benchmark.components.base import Component, ObsSpec
+
+PADDING = 0xFF
+GLOBAL = 0xFE
+
+
+def tokens_to_box(tokens: torch.Tensor, num_features: int, window: int) -> torch.Tensor:
+    """[N, K, 3] uint8 tokens -> [N, F, W, W] uint8 box. Global tokens land on the agent's own cell.
+
+    Padding and features beyond `num_features` go to a scratch slot that is cut off afterwards.
+    """
+    n, k, _ = tokens.shape
+    loc = tokens[..., 0].long()
+    feat = tokens[..., 1].long()
+    row = loc >> 4
+    col = loc & 0x0F
+    centre = window // 2
+    is_global = loc == GLOBAL
+    row = torch.where(is_global, centre, row)
+    col = torch.where(is_global, centre, col)
+    valid = (loc != PADDING) & (feat < num_features) & (row < window) & (col < window)
+    cells = window * window
+    index = feat * cells + row * window + col
+    scratch = num_features * cells
+    index = torch.where(valid, index, scratch)
+    box = torch.zeros(n, scratch + 1, dtype=torch.uint8, device=tokens.device)
+    box.scatter_(1, index, tokens[..., 2])
+    return box[:, :scratch].view(n, num_features, window, window)
+
+
+class BoxNormalize(Component):
+    """uint8 box -> float box divided by each feature's normalisation, channels-last for speed."""
+
+    in_keys = ("obs",)
+    out_keys = ("box",)
+
+    def __init__(self, spec: ObsSpec):
+        super().__init__()
+        inv = torch.tensor([1.0 / max(n, 1.0) for n in spec.normalizations], dtype=torch.float32)
+        self.register_buffer("inv_norm", inv.view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, td: TensorDict) -> TensorDict:
+        box = td["obs"].float() * self.inv_norm
+        td["box"] = box.contiguous(memory_format=torch.channels_last)
+        return td

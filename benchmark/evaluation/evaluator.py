@@ -1,0 +1,179 @@
+"""Evaluate a trained policy, or the uniform-random baseline, on the same evaluation episodes.
+
+Every run of a level is scored on episodes with the same seeds (`eval_seed(k)`), disjoint from training
+seeds, so trained and random policies are compared on identical maps. One episode is noise: the
+default is 16 per simulation, reported with a 95% confidence interval over episodes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import stats as sps
+
+from benchmark.architectures import get_architecture, load_architectures_module
+from benchmark.components.base import ObservationError, ObsSpec
+from benchmark.levels import get_level
+from benchmark.levels.base import LevelConfig
+from benchmark.policy import Policy
+from benchmark.training.checkpoint import CHECKPOINT, atomic_write_json, load_checkpoint
+from benchmark.training.ppo import sample_actions
+from benchmark.training.runtime import configure_threads, pick_device
+from benchmark.training.vecenv import BatchedEnv, EpisodeResult, eval_seed
+
+EVAL_FILE = "eval.json"
+DEFAULT_EPISODES = 16
+
+
+def mean_ci(values: list[float], confidence: float = 0.95) -> dict[str, float]:
+    """Mean with a Student-t interval over episodes (a zero-width interval for a single episode)."""
+    x = np.asarray(values, dtype=np.float64)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return {"mean": mean, "ci_low": mean, "ci_high": mean, "std": 0.0}
+    sem = float(x.std(ddof=1) / math.sqrt(len(x)))
+    half = float(sps.t.ppf(0.5 + confidence / 2, len(x) - 1) * sem)
+    return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "std": float(x.std(ddof=1))}
+
+
+def summarize(episodes: list[EpisodeResult]) -> dict:
+    resources = episodes[0].gained_per_agent.keys()
+    return {
+        "episodes": len(episodes),
+        "seeds": [e.seed for e in episodes],
+        "reward_per_agent": mean_ci([e.reward_per_agent for e in episodes]),
+        "hearts_per_agent": mean_ci([e.hearts_per_agent for e in episodes]),
+        "gained_per_agent": {r: float(np.mean([e.gained_per_agent[r] for e in episodes])) for r in resources},
+        "per_episode": {
+            "reward_per_agent": [e.reward_per_agent for e in episodes],
+            "hearts_per_agent": [e.hearts_per_agent for e in episodes],
+        },
+    }
+
+
+class RandomPolicy:
+    """Uniform random actions from a seeded generator: the baseline every report normalises against."""
+
+    def __init__(self, num_actions: int, seed: int):
+        self.num_actions = num_actions
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: np.ndarray, reset: np.ndarray) -> np.ndarray:
+        return self.rng.integers(0, self.num_actions, size=obs.shape[0])
+
+
+class TrainedPolicy:
+    """A checkpointed policy acting step by step with its recurrent state, sampling from its logits."""
+
+    def __init__(self, policy: Policy, device: torch.device, rows: int, seed: int):
+        self.policy = policy.eval()
+        self.device = device
+        self.state = policy.initial_state(rows, device)
+        self.gen = torch.Generator()
+        self.gen.manual_seed(seed)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, reset: np.ndarray) -> np.ndarray:
+        x = self.policy.prepare(torch.from_numpy(obs).to(self.device))
+        r = torch.from_numpy(reset).to(self.device)
+        out, self.state = self.policy(x.unsqueeze(1), r.unsqueeze(1), self.state)
+        gen = self.gen if self.device.type == "cpu" else None
+        return sample_actions(out["logits"], gen).cpu().numpy()
+
+
+def check_features(trained: ObsSpec, env: ObsSpec, observation: str) -> None:
+    """Box encoders read features by position: a changed feature table would silently scramble them."""
+    if observation == "box" and trained.feature_names != env.feature_names:
+        added = sorted(set(env.feature_names) - set(trained.feature_names))
+        removed = sorted(set(trained.feature_names) - set(env.feature_names))
+        raise ObservationError(
+            f"this box (CNN) policy was trained on {trained.num_features} observation features and the "
+            f"environment has {env.num_features} (added {added}, removed {removed}); box encoders must be "
+            "retrained when features change (attention encoders remap them by name)"
+        )
+
+
+def run_episodes(level: LevelConfig, sim: str, episodes: int, make_actor) -> list[EpisodeResult]:
+    """Play `episodes` evaluation episodes of one simulation at once, one MettaGrid sim per episode."""
+    env = BatchedEnv(level, episodes, seeds=[eval_seed(k) for k in range(episodes)], sim_config=level.evaluation(sim))
+    try:
+        actor = make_actor(env)
+        reset = np.ones(env.num_rows, dtype=bool)
+        results: dict[int, EpisodeResult] = {}
+        while len(results) < episodes:
+            done, finished = env.step(actor.act(env.obs, reset), restart=False)
+            for e in finished:
+                results.setdefault(e.slot, e)
+            reset = done
+        return [results[k] for k in range(episodes)]
+    finally:
+        env.close()
+
+
+def evaluate(
+    *,
+    run_dir: Path | None = None,
+    level_name: str | None = None,
+    policy_kind: str = "trained",
+    episodes: int = DEFAULT_EPISODES,
+    seed: int = 0,
+    device_name: str = "auto",
+    threads: int | None = None,
+    out: Path | None = None,
+    architectures_module: str | None = None,
+) -> dict:
+    """Evaluate a checkpoint in `run_dir` (policy 'trained') or the random policy on `level_name`."""
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    configure_threads(threads)
+    device = pick_device(device_name)
+    started = time.time()
+    if policy_kind == "random":
+        if level_name is None:
+            raise ValueError("the random policy needs --level")
+        level = get_level(level_name)
+        arch_name, ckpt_step = "random", 0
+
+        def make_actor(env: BatchedEnv):
+            return RandomPolicy(env.spec.num_actions, seed)
+    elif policy_kind == "trained":
+        if run_dir is None:
+            raise ValueError("evaluating a trained policy needs --run DIR")
+        ckpt = load_checkpoint(Path(run_dir) / CHECKPOINT, device)
+        module = architectures_module or ckpt["train_config"].get("architectures_module")
+        if module:
+            load_architectures_module(module)
+        level = get_level(level_name or ckpt["level"])
+        arch = get_architecture(ckpt["architecture"])
+        arch_name, ckpt_step = ckpt["architecture"], ckpt["global_step"]
+        trained_spec = ObsSpec.from_dict(ckpt["obs_spec"])
+
+        def make_actor(env: BatchedEnv):
+            check_features(trained_spec, env.spec, arch.encoder.observation)
+            policy = Policy(arch, env.spec if arch.encoder.observation != "box" else trained_spec).to(device)
+            policy.load_state_dict(ckpt["model"])
+            return TrainedPolicy(policy, device, env.num_rows, seed)
+    else:
+        raise ValueError(f"unknown policy {policy_kind!r}; valid: trained, random")
+
+    sims = {sim: summarize(run_episodes(level, sim, episodes, make_actor)) for sim in level.evaluations}
+    result = {
+        "format": "archbench-eval-v1",
+        "policy": policy_kind,
+        "architecture": arch_name,
+        "level": level.name,
+        "checkpoint_agent_steps": ckpt_step,
+        "episodes_per_simulation": episodes,
+        "eval_seed": seed,
+        "seconds": round(time.time() - started, 3),
+        "simulations": sims,
+    }
+    target = out or (Path(run_dir) / EVAL_FILE if run_dir else None)
+    if target is not None:
+        atomic_write_json(Path(target), result)
+        result["path"] = str(target)
+    return result

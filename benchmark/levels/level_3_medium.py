@@ -1,0 +1,25 @@
+"""Level 3, medium: combat on (a laser steals a battery, armor blocks), sparse-ish shaping."""
+
+from benchmark.levels.base import LevelConfig
+
+LEVEL = LevelConfig(
+    name="level_3_medium",
+    title="25x25, 20 agents, combat on (laser cost 1), weak shaping",
+    difficulty=3,
+    width=25,
+    height=25,
+    num_agents=20,
+    combat=True,
+    laser_cost=1,
+    rewards={"ore": 0.1, "battery": 0.3, "laser": 0.2, "armor": 0.2, "heart": 1.0},
+    reward_caps={"ore": 1.0, "battery": 1.0, "laser": 1.0, "armor": 1.0},
+    recipes={
+        "generator": {"ore": 1},
+        "altar": {"battery": 3},
+        "lasery": {"ore": 1, "battery": 2},
+        "armory": {"ore": 3},
+    },
+    starting_stock={"mine": 1},
+    buildings={"mine": 8, "generator": 4, "altar": 3, "lasery": 2, "armory": 2, "wall": 30},
+    evaluations=("basic", "combat"),
+)

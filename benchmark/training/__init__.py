@@ -1,0 +1,1 @@
+"""PPO training on batched MettaGrid simulations."""

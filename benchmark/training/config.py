@@ -1,0 +1,45 @@
+"""Training configuration: one pydantic model, validated at the edge, defaults that run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: str = Field("level_1_basic", description="level registry key")
+    architecture: str = Field("fast", description="architecture registry key")
+    seed: int = Field(0, ge=0, description="seeds torch, numpy, every simulation and map")
+    timesteps: int = Field(2_000_000, gt=0, description="agent steps to train for (all agents count)")
+    out: Path = Field(Path("results/run"), description="run folder: checkpoints, metrics, summary")
+    rows: int = Field(384, ge=1, description="agents stepped per batch; simulations = rows // agents")
+    num_sims: int | None = Field(None, ge=1, description="simulations per batch (overrides rows)")
+    bptt: int = Field(64, ge=1, description="rollout segment = truncated-BPTT horizon, in steps")
+    epochs: int = Field(1, ge=1, description="passes over each rollout")
+    minibatches: int | None = Field(None, ge=1, description="minibatches per epoch (default: hint or 4)")
+    learning_rate: float | None = Field(None, gt=0, description="Adam learning rate (default: hint or 1.15e-3)")
+    anneal_lr: bool = Field(True, description="decay the learning rate linearly to 0 over `timesteps`")
+    gamma: float = Field(0.977, gt=0, le=1)
+    gae_lambda: float = Field(0.891, ge=0, le=1)
+    clip: float = Field(0.264, gt=0)
+    value_clip: float = Field(0.1, gt=0)
+    value_coef: float = Field(0.898, ge=0)
+    entropy_coef: float = Field(0.01, ge=0)
+    max_grad_norm: float = Field(0.5, gt=0)
+    normalize_advantages: bool = True
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = CUDA when present")
+    threads: int | None = Field(None, ge=1, description="torch threads (default: the CPUs this process may use)")
+    checkpoint_seconds: float = Field(60.0, gt=0, description="wall time between periodic checkpoints")
+    log_seconds: float = Field(5.0, gt=0, description="wall time between metrics lines")
+    wandb_mode: Literal["offline", "online", "disabled"] = Field("disabled")
+    wandb_project: str = Field("archbench")
+    experiment_id: str | None = Field(None, description="W&B group; set by the controller")
+    run_id: str | None = Field(None, description="stable run id; set by the controller")
+    architectures_module: str | None = Field(None, description="user module that registers architectures")
+
+    DEFAULT_LR: ClassVar[float] = 1.15e-3
+    DEFAULT_MINIBATCHES: ClassVar[int] = 4

@@ -1,0 +1,273 @@
+"""PPO on batched MettaGrid simulations, readable top to bottom (after CleanRL's ppo_atari_lstm).
+
+Rows are agents, all sharing one policy. Each update collects a `bptt`-step segment from every row,
+computes GAE, then trains on whole row-segments so recurrent state flows through the segment exactly
+as it did while acting. The training is resumable: a run folder holding a checkpoint continues from it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.architectures import get_architecture, load_architectures_module
+from benchmark.levels import get_level
+from benchmark.levels.curriculum import LearningProgressCurriculum
+from benchmark.policy import Policy, count_parameters
+from benchmark.training.checkpoint import CHECKPOINT, atomic_write_json, load_checkpoint, save_checkpoint
+from benchmark.training.config import TrainConfig
+from benchmark.training.ppo import compute_gae, logprob_entropy, ppo_loss, sample_actions
+from benchmark.training.runtime import configure_threads, pick_device, seed_everything
+from benchmark.training.vecenv import BatchedEnv
+
+METRICS = "metrics.jsonl"
+SUMMARY = "train_summary.json"
+
+
+class NonFiniteLoss(RuntimeError):
+    """A deterministic failure: retrying the same job would fail the same way."""
+
+
+@dataclass
+class TrainResult:
+    agent_steps: int
+    wall_seconds: float
+    sps: float
+    parameters: int
+    checkpoint: Path
+    resumed_from: int
+
+
+def _trim_metrics(path: Path, max_step: int) -> None:
+    """Drop metrics lines logged after the checkpoint we resume from (they will be logged again)."""
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["agent_steps"] <= max_step]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def train(cfg: TrainConfig, tracker=None, progress=None) -> TrainResult:
+    # ---- setup -----------------------------------------------------------------------------------
+    if cfg.architectures_module:
+        load_architectures_module(cfg.architectures_module)
+    level = get_level(cfg.level)
+    arch = get_architecture(cfg.architecture)
+    device = pick_device(cfg.device)
+    configure_threads(cfg.threads)
+    gen = seed_everything(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    num_sims = cfg.num_sims or max(1, cfg.rows // level.num_agents)
+    curriculum = LearningProgressCurriculum(level.curriculum, level.num_tasks, cfg.seed) if level.curriculum else None
+    env = BatchedEnv(level, num_sims, run_seed=cfg.seed, stagger=True, curriculum=curriculum)
+    rows, horizon = env.num_rows, cfg.bptt
+    policy = Policy(arch, env.spec).to(device)
+    lr = cfg.learning_rate or arch.hints.learning_rate or TrainConfig.DEFAULT_LR
+    minibatches = min(rows, cfg.minibatches or arch.hints.minibatches or TrainConfig.DEFAULT_MINIBATCHES)
+    optimizer = torch.optim.Adam(policy.parameters(), lr=lr, eps=1e-5)
+    global_step, update = 0, 0
+
+    ckpt_path = out / CHECKPOINT
+    if ckpt_path.exists():  # resume
+        ckpt = load_checkpoint(ckpt_path, device)
+        if (ckpt["level"], ckpt["architecture"], ckpt["seed"]) != (cfg.level, cfg.architecture, cfg.seed):
+            raise ValueError(
+                f"{ckpt_path} belongs to {ckpt['architecture']}/{ckpt['level']}/seed {ckpt['seed']}, "
+                f"not {cfg.architecture}/{cfg.level}/seed {cfg.seed}: use another --out"
+            )
+        policy.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        global_step, update = ckpt["global_step"], ckpt["update"]
+        gen.set_state(ckpt["generator"])
+        if curriculum is not None and ckpt.get("curriculum"):
+            curriculum.load_state_dict(ckpt["curriculum"])
+        env.close()  # start fresh episodes after the ones already played, not replays of them
+        env = BatchedEnv(
+            level,
+            num_sims,
+            run_seed=cfg.seed,
+            stagger=True,
+            curriculum=curriculum,
+            episode_offset=max(ckpt["episodes"]),
+        )
+        _trim_metrics(out / METRICS, global_step)
+    resumed_from = global_step
+    parameters = count_parameters(policy)
+
+    def checkpoint() -> None:
+        save_checkpoint(
+            ckpt_path,
+            {
+                "format": "archbench-checkpoint-v1",
+                "level": cfg.level,
+                "architecture": cfg.architecture,
+                "seed": cfg.seed,
+                "architecture_config": arch.model_dump(mode="json"),
+                "obs_spec": env.spec.to_dict(),
+                "train_config": cfg.model_dump(mode="json"),
+                "model": policy.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "global_step": global_step,
+                "update": update,
+                "generator": gen.get_state(),
+                "curriculum": curriculum.state_dict() if curriculum else None,
+                "episodes": list(env.episodes),
+            },
+        )
+
+    # ---- rollout storage ---------------------------------------------------------------------------
+    next_obs = policy.prepare(torch.from_numpy(env.obs).to(device))
+    obs_buf = torch.zeros((horizon, rows, *next_obs.shape[1:]), dtype=next_obs.dtype, device=device)
+    actions = torch.zeros((horizon, rows), dtype=torch.long, device=device)
+    logprobs = torch.zeros((horizon, rows), device=device)
+    values = torch.zeros((horizon, rows), device=device)
+    rewards = torch.zeros((horizon, rows), device=device)
+    dones = torch.zeros((horizon, rows), dtype=torch.bool, device=device)
+    resets = torch.zeros((horizon, rows), dtype=torch.bool, device=device)
+    next_reset = torch.ones(rows, dtype=torch.bool, device=device)
+    state = policy.initial_state(rows, device)
+
+    metrics_file = (out / METRICS).open("a")
+    start = time.time()
+    last_log = last_ckpt = start
+    steps_at_log = global_step
+    timing = {"env": 0.0, "infer": 0.0, "learn": 0.0}
+    episodes: list = []
+    stats: dict[str, torch.Tensor] = {}
+    try:
+        while global_step < cfg.timesteps:
+            # ---- rollout: one bptt segment per row --------------------------------------------------
+            segment_state = state.clone()
+            for t in range(horizon):
+                t0 = time.perf_counter()
+                obs_buf[t] = next_obs
+                resets[t] = next_reset
+                with torch.no_grad():
+                    out_td, state = policy(next_obs.unsqueeze(1), next_reset.unsqueeze(1), state)
+                    action = sample_actions(out_td["logits"], gen if device.type == "cpu" else None)
+                    logp, _ = logprob_entropy(out_td["logits"], action)
+                actions[t], logprobs[t], values[t] = action, logp, out_td["value"]
+                t1 = time.perf_counter()
+                done, finished = env.step(action.cpu().numpy())
+                episodes.extend(e for e in finished if not e.warmup)
+                rewards[t] = torch.from_numpy(env.rewards).to(device)
+                dones[t] = torch.from_numpy(done).to(device)
+                next_reset = dones[t].clone()
+                next_obs = policy.prepare(torch.from_numpy(env.obs).to(device))
+                t2 = time.perf_counter()
+                timing["infer"] += t1 - t0
+                timing["env"] += t2 - t1
+            global_step += horizon * rows
+
+            # ---- advantages ------------------------------------------------------------------------
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                boot, _ = policy(next_obs.unsqueeze(1), next_reset.unsqueeze(1), state)
+                advantages, returns = compute_gae(rewards, values, dones, boot["value"], cfg.gamma, cfg.gae_lambda)
+
+            # ---- update: minibatches of whole row-segments ------------------------------------------
+            if cfg.anneal_lr:
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * max(0.0, 1.0 - (global_step - horizon * rows) / cfg.timesteps)
+            for _ in range(cfg.epochs):
+                perm = torch.randperm(rows, generator=gen).to(device)
+                for mb in perm.chunk(minibatches):
+                    seq_obs = obs_buf[:, mb].transpose(0, 1)  # [B, T, ...]
+                    out_td, _ = policy(seq_obs, resets[:, mb].transpose(0, 1), segment_state[mb])
+
+                    def flat(x: torch.Tensor, mb: torch.Tensor = mb) -> torch.Tensor:  # [T, R] -> [B*T] row-major
+                        return x[:, mb].transpose(0, 1).reshape(-1)
+
+                    new_logp, entropy = logprob_entropy(out_td["logits"], flat(actions))
+                    loss, stats = ppo_loss(
+                        new_logp,
+                        flat(logprobs),
+                        flat(advantages),
+                        out_td["value"],
+                        flat(values),
+                        flat(returns),
+                        entropy,
+                        clip=cfg.clip,
+                        value_clip=cfg.value_clip,
+                        value_coef=cfg.value_coef,
+                        entropy_coef=cfg.entropy_coef,
+                        normalize_advantages=cfg.normalize_advantages,
+                    )
+                    aux = policy.aux_loss(out_td, flat(rewards), flat(returns))
+                    if aux is not None:
+                        loss = loss + aux
+                        stats["aux_loss"] = aux.detach()
+                    if not torch.isfinite(loss):
+                        raise NonFiniteLoss(f"non-finite loss at agent step {global_step} (update {update})")
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+                    optimizer.step()
+            update += 1
+            timing["learn"] += time.perf_counter() - t0
+
+            # ---- logging and checkpoints ------------------------------------------------------------
+            now = time.time()
+            if now - last_log >= cfg.log_seconds or global_step >= cfg.timesteps:
+                line = {
+                    "agent_steps": global_step,
+                    "update": update,
+                    "wall_seconds": round(now - start, 3),
+                    "sps": round((global_step - steps_at_log) / max(now - last_log, 1e-9), 1),
+                    "learning_rate": optimizer.param_groups[0]["lr"],
+                    **{k: round(float(v), 6) for k, v in stats.items()},
+                    **{f"time_{k}": round(v, 3) for k, v in timing.items()},
+                }
+                if episodes:
+                    line["episodes"] = len(episodes)
+                    line["reward_per_agent"] = float(np.mean([e.reward_per_agent for e in episodes]))
+                    line["hearts_per_agent"] = float(np.mean([e.hearts_per_agent for e in episodes]))
+                metrics_file.write(json.dumps(line) + "\n")
+                metrics_file.flush()
+                if tracker is not None:
+                    tracker.log(line, step=global_step)
+                if progress is not None:
+                    progress(global_step, cfg.timesteps, line)
+                episodes = []
+                last_log, steps_at_log = now, global_step
+            if now - last_ckpt >= cfg.checkpoint_seconds:
+                checkpoint()
+                last_ckpt = now
+        checkpoint()
+    finally:
+        metrics_file.close()
+        env.close()
+
+    wall = time.time() - start
+    result = TrainResult(
+        agent_steps=global_step,
+        wall_seconds=wall,
+        sps=(global_step - resumed_from) / max(wall, 1e-9),
+        parameters=parameters,
+        checkpoint=ckpt_path,
+        resumed_from=resumed_from,
+    )
+    atomic_write_json(
+        out / SUMMARY,
+        {
+            "level": cfg.level,
+            "architecture": cfg.architecture,
+            "seed": cfg.seed,
+            "agent_steps": result.agent_steps,
+            "wall_seconds": round(wall, 3),
+            "sps": round(result.sps, 1),
+            "parameters": parameters,
+            "checkpoint": str(ckpt_path),
+            "resumed_from": resumed_from,
+            "device": device.type,
+            "threads": torch.get_num_threads(),
+            "timing": timing,
+        },
+    )
+    return result

@@ -1,0 +1,215 @@
+"""Many MettaGrid simulations stepped in one process, writing straight into one batch.
+
+On 2 cores, subprocess vector envs busy-spin and collapse; here every simulation's C++ core writes its
+observations, rewards and flags into a slice of shared numpy buffers (`set_buffers`), so a step is a
+loop of `c_sim.step()` calls with no copies. A finished simulation is replaced by a new one (a new map
+and seed) writing into the same slice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+os.environ.setdefault("METTAGRID_LOG_LEVEL", "WARNING")
+
+from mettagrid.config.mettagrid_config import MettaGridConfig  # noqa: E402
+from mettagrid.mettagrid_c import (  # noqa: E402
+    dtype_actions,
+    dtype_observations,
+    dtype_rewards,
+    dtype_terminals,
+    dtype_truncations,
+)
+from mettagrid.simulator import Simulator  # noqa: E402
+
+from benchmark.components.base import ObsSpec  # noqa: E402
+from benchmark.levels.base import LevelConfig  # noqa: E402
+from benchmark.levels.curriculum import LearningProgressCurriculum  # noqa: E402
+
+EVAL_SEED_BASE = 1 << 30  # evaluation seeds live at and above this; training seeds below it
+RESOURCE_STATS = ("ore", "battery", "laser", "armor", "heart")
+
+
+def train_seed(run_seed: int, slot: int, episode: int) -> int:
+    """Map and simulation seed of a training episode: a function of the run seed, always < 2**30."""
+    return int(np.random.SeedSequence([run_seed, slot, episode]).generate_state(1)[0]) % EVAL_SEED_BASE
+
+
+def eval_seed(episode: int) -> int:
+    """Seed of evaluation episode k: the same for every run and policy, disjoint from training seeds."""
+    return EVAL_SEED_BASE + episode
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    slot: int
+    seed: int
+    task: int
+    steps: int
+    reward_per_agent: float
+    hearts_per_agent: float
+    gained_per_agent: dict[str, float]
+    warmup: bool  # a shortened first episode used to stagger simulations: excluded from metrics
+
+
+def _quiet_mettagrid() -> None:
+    # Importing mettagrid sets the root logger to INFO; keep our output readable.
+    logging.getLogger().setLevel(logging.WARNING)
+
+
+class BatchedEnv:
+    """`num_sims` simulations of one level; rows are agents (sim-major), all sharing one policy."""
+
+    def __init__(
+        self,
+        level: LevelConfig,
+        num_sims: int,
+        seeds: list[int] | None = None,
+        *,
+        run_seed: int = 0,
+        stagger: bool = False,
+        curriculum: LearningProgressCurriculum | None = None,
+        sim_config: MettaGridConfig | None = None,
+        episode_offset: int = 0,
+    ):
+        """Training: seeds derive from `run_seed`; evaluation: pass explicit `seeds`, one per simulation.
+
+        `sim_config` replaces the level's training game (an evaluation simulation); `curriculum` samples
+        each new episode's task; `stagger` shortens each simulation's first episode by a different amount
+        so batches do not all cover the same phase of an episode.
+        """
+        _quiet_mettagrid()
+        if num_sims < 1:
+            raise ValueError(f"num_sims must be >= 1, got {num_sims}")
+        if seeds is not None and len(seeds) != num_sims:
+            raise ValueError(f"{len(seeds)} seeds for {num_sims} simulations")
+        self.level = level
+        self.num_sims = num_sims
+        self.agents = level.num_agents
+        self.num_rows = num_sims * self.agents
+        self.run_seed = run_seed
+        self.curriculum = curriculum
+        self.fixed_seeds = seeds
+        self.episodes = [episode_offset] * num_sims  # per-slot count of episodes started
+        self._base = sim_config if sim_config is not None else level.game()
+        self._task_cfgs: dict[int, MettaGridConfig] = {}
+        k = level.obs_tokens
+        self.obs = np.zeros((self.num_rows, k, 3), dtype=dtype_observations)
+        self.terminals = np.zeros(self.num_rows, dtype=dtype_terminals)
+        self.truncations = np.zeros(self.num_rows, dtype=dtype_truncations)
+        self.rewards = np.zeros(self.num_rows, dtype=dtype_rewards)
+        self.actions = np.zeros(self.num_rows, dtype=dtype_actions)
+        self._vibe = np.zeros(self.num_rows, dtype=dtype_actions)
+        self._sims: list = [None] * num_sims
+        self._simulators = [Simulator() for _ in range(num_sims)]
+        self._tasks = [0] * num_sims
+        self._seeds = [0] * num_sims
+        self._warmup = [False] * num_sims
+        for slot in range(num_sims):
+            steps = None
+            if stagger and num_sims > 1:
+                steps = max(1, level.max_steps * (slot + 1) // num_sims)
+            self._start(slot, max_steps=steps)
+        self.spec = self._make_spec()
+
+    # ---- episodes ------------------------------------------------------------------------------
+
+    def _config_for(self, slot: int, seed: int) -> tuple[MettaGridConfig, int]:
+        task = 0
+        base = self._base
+        if self.curriculum is not None:
+            task = self.curriculum.sample()
+            if task not in self._task_cfgs:
+                self._task_cfgs[task] = self.level.task(task)
+            base = self._task_cfgs[task]
+        return self.level.with_map_seed(base, seed), task
+
+    def _start(self, slot: int, max_steps: int | None = None) -> None:
+        episode = self.episodes[slot]
+        seed = (
+            self.fixed_seeds[slot] + episode
+            if self.fixed_seeds is not None
+            else train_seed(self.run_seed, slot, episode)
+        )
+        cfg, task = self._config_for(slot, seed)
+        if max_steps is not None and max_steps < cfg.game.max_steps:
+            cfg.game.max_steps = max_steps
+        self._warmup[slot] = max_steps is not None and max_steps < self.level.max_steps
+        old = self._sims[slot]
+        if old is not None:
+            old.close()
+        sim = self._simulators[slot].new_simulation(cfg, seed=seed)
+        rows = slice(slot * self.agents, (slot + 1) * self.agents)
+        sim._c_sim.set_buffers(
+            self.obs[rows],
+            self.terminals[rows],
+            self.truncations[rows],
+            self.rewards[rows],
+            self.actions[rows],
+            self._vibe[rows],
+        )
+        self._sims[slot] = sim
+        self._tasks[slot] = task
+        self._seeds[slot] = seed
+        self.episodes[slot] = episode + 1
+
+    def _finish(self, slot: int) -> EpisodeResult:
+        c = self._sims[slot]._c_sim
+        stats = c.get_episode_stats()["agent"]
+        rewards = np.asarray(c.get_episode_rewards(), dtype=np.float64)
+        gained = {r: float(np.mean([s.get(f"{r}.gained", 0.0) for s in stats])) for r in RESOURCE_STATS}
+        result = EpisodeResult(
+            slot=slot,
+            seed=self._seeds[slot],
+            task=self._tasks[slot],
+            steps=int(c.current_step),
+            reward_per_agent=float(rewards.mean()),
+            hearts_per_agent=gained["heart"],
+            gained_per_agent=gained,
+            warmup=self._warmup[slot],
+        )
+        if self.curriculum is not None and not result.warmup:
+            self.curriculum.update(result.task, result.reward_per_agent)
+        return result
+
+    def _make_spec(self) -> ObsSpec:
+        sim = self._sims[0]
+        features = sorted(sim.features, key=lambda f: f.id)
+        if [f.id for f in features] != list(range(len(features))):
+            raise ValueError("MettaGrid feature ids are not contiguous; cannot build a feature table")
+        return ObsSpec(
+            feature_names=tuple(f.name for f in features),
+            normalizations=tuple(float(f.normalization) for f in features),
+            window=self.level.obs_window,
+            num_tokens=self.level.obs_tokens,
+            num_actions=len(sim.action_names),
+        )
+
+    # ---- stepping -----------------------------------------------------------------------------
+
+    def step(self, actions: np.ndarray, *, restart: bool = True) -> tuple[np.ndarray, list[EpisodeResult]]:
+        """Apply `actions` (one per row), step every simulation; return done flags per row and the
+        episodes that ended. With `restart`, ended simulations start their next episode at once, so
+        `self.obs` already holds the first observation of the new episode for those rows."""
+        self.actions[:] = actions
+        finished: list[EpisodeResult] = []
+        for sim in self._sims:
+            sim._c_sim.step()
+        done = self.terminals | self.truncations
+        if done.any():
+            per_sim = done.reshape(self.num_sims, self.agents)
+            for slot in np.flatnonzero(per_sim.all(axis=1)):
+                finished.append(self._finish(int(slot)))
+                if restart:
+                    self._start(int(slot))
+        return done, finished
+
+    def close(self) -> None:
+        for sim in self._sims:
+            if sim is not None:
+                sim.close()
+        self._sims = [None] * self.num_sims
