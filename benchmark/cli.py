@@ -16,6 +16,8 @@ from rich.table import Table  # noqa: E402
 
 from benchmark.errors import UsageError, usage_errors  # noqa: E402
 
+DETERMINISTIC_FAILURE = 3  # exit code of a job failing the same way every time: the controller does not retry it
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = Console(stderr=True)
 
@@ -74,6 +76,7 @@ def train(
         run_id=run_id,
         architectures_module=architectures_module,
     )
+    from benchmark.training.trainer import NonFiniteLoss
     from benchmark.training.trainer import train as run_training
 
     with _progress(quiet) as bar:
@@ -85,7 +88,11 @@ def train(
                 extra += f", reward/agent {line['reward_per_agent']:.2f}, hearts/agent {line['hearts_per_agent']:.2f}"
             bar.update(task, completed=min(step, total), description=f"train {architecture} on {level}: {extra}")
 
-        result = run_training(cfg, progress=report)
+        try:
+            result = run_training(cfg, progress=report)
+        except NonFiniteLoss as exc:
+            console.print(f"error: {exc} (deterministic: a retry would fail the same way)")
+            raise typer.Exit(DETERMINISTIC_FAILURE) from None
     console.print(
         f"trained {result.agent_steps:,} agent steps in {result.wall_seconds:.0f} s ({result.sps:,.0f} sps); "
         f"checkpoint: {result.checkpoint}"
