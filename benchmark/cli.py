@@ -40,6 +40,7 @@ def train(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
     rows: Annotated[int, typer.Option(help="agents per batch")] = 384,
+    bptt: Annotated[int, typer.Option(help="rollout segment length = BPTT horizon")] = 64,
     minibatches: Annotated[int | None, typer.Option(help="minibatches per update")] = None,
     learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate")] = None,
     checkpoint_seconds: Annotated[float, typer.Option(help="seconds between checkpoints")] = 60.0,
