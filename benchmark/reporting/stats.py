@@ -40,7 +40,7 @@ class Estimate(NamedTuple):
     upper: float | np.ndarray
 
 
-# ----------------------------------------------------------------------------------------------- normalisation
+# --- normalisation ---
 def normalization_reference(scores: pd.DataFrame, metric: str = "reward_per_agent") -> pd.DataFrame:
     """Per level: the random policy's score (0), the best architecture's mean-over-seeds score (1), validity.
 
@@ -120,7 +120,7 @@ def complete_tasks(matrices: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.logical_and.reduce(masks) if masks else np.zeros(0, dtype=bool)
 
 
-# ------------------------------------------------------------------------------------------------- aggregates
+# --- aggregates ---
 def _task_means(scores: np.ndarray) -> np.ndarray:
     """Mean over the finite runs of each task; (..., runs, tasks) -> (..., tasks)."""
     finite = np.isfinite(scores)
@@ -183,7 +183,7 @@ AGGREGATES: Mapping[str, Aggregate] = MappingProxyType(
 )
 
 
-# -------------------------------------------------------------------------------------------------- bootstrap
+# --- bootstrap ---
 def _prepare(matrix: np.ndarray, name: str = "score matrix") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Move each column's finite runs to the top; return (compact, counts per task, hole mask) or raise."""
     matrix = np.asarray(matrix, dtype=float)
@@ -195,7 +195,7 @@ def _prepare(matrix: np.ndarray, name: str = "score matrix") -> tuple[np.ndarray
     counts = finite.sum(axis=0)
     if (counts == 0).any():
         empty = np.flatnonzero(counts == 0).tolist()
-        raise ValueError(f"{name} has task columns {empty} without any finite run; drop them for every method")
+        raise ValueError(f"{name} has task columns {empty} without any finite run; drop them for all methods")
     order = np.argsort(~finite, axis=0, kind="stable")
     compact = np.take_along_axis(matrix, order, axis=0)
     holes = np.arange(matrix.shape[0])[:, None] >= counts[None, :]
@@ -275,9 +275,9 @@ def interval_estimates(
     }
 
 
-# ------------------------------------------------------------------------------------ probability of improvement
+# --- probability of improvement ---
 def _improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per task P(X > Y) + 0.5 P(X = Y) over finite run pairs, averaged over tasks; batched over leading axes."""
+    """Per task P(X > Y) + 0.5 P(X = Y) over finite run pairs, mean over tasks; batched over leading axes."""
     left, right = x[..., :, None, :], y[..., None, :, :]
     wins = (left > right).sum(axis=(-3, -2)) + 0.5 * (left == right).sum(axis=(-3, -2))
     pairs = np.isfinite(x).sum(axis=-2) * np.isfinite(y).sum(axis=-2)
@@ -303,7 +303,7 @@ def probability_of_improvement(
     return _bootstrap([x, y], _improvement, reps, confidence, seed, work)
 
 
-# ---------------------------------------------------------------------------------------- performance profiles
+# --- performance profiles ---
 def performance_profile(
     score_matrix: np.ndarray,
     taus: np.ndarray | Sequence[float],
