@@ -63,6 +63,7 @@ def _empty(axes: Axes, message: str) -> None:
     axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes, color="0.4")
     axes.set_xticks([])
     axes.set_yticks([])
+    axes.spines[:].set_visible(False)
 
 
 def plot_ranking(
@@ -131,9 +132,10 @@ def plot_level_heatmap(matrix: pd.DataFrame, path: Path | str) -> Path:
 
 
 def interpolate_seeds(group: pd.DataFrame, metric: str, points: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Seeds' curves interpolated onto a common step grid (the step range every seed covers).
+    """Seeds' curves interpolated onto one step grid spanning every seed's logged range.
 
-    Returns (steps (points,), values (seeds, points)); never extrapolates beyond any seed's logged range.
+    Returns (steps (points,), values (seeds, points)). A seed is NaN outside its own logged range: never
+    extrapolated, and a seed that stopped early (a crash) does not truncate the others.
     """
     curves = []
     for _, seed_curve in group.groupby("seed"):
@@ -143,10 +145,25 @@ def interpolate_seeds(group: pd.DataFrame, metric: str, points: int = 100) -> tu
             curves.append((seed_curve["agent_steps"].to_numpy(float), seed_curve[metric].to_numpy(float)))
     if not curves:
         return np.empty(0), np.empty((0, 0))
-    start = max(steps[0] for steps, _ in curves)
-    stop = min(steps[-1] for steps, _ in curves)
+    start = min(steps[0] for steps, _ in curves)
+    stop = max(steps[-1] for steps, _ in curves)
     grid = np.linspace(start, stop, points if stop > start else 1)
-    return grid, np.stack([np.interp(grid, steps, values) for steps, values in curves])
+    values = [
+        np.where((grid >= steps[0]) & (grid <= steps[-1]), np.interp(grid, steps, v), np.nan)
+        for steps, v in curves
+    ]
+    return grid, np.stack(values)
+
+
+def _over_seeds(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, min, max and count over the seeds present at each grid point (NaN where none is)."""
+    present = np.isfinite(values)
+    count = present.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(present, values, 0.0).sum(axis=0) / count
+    low = np.where(count > 0, np.where(present, values, np.inf).min(axis=0), np.nan)
+    high = np.where(count > 0, np.where(present, values, -np.inf).max(axis=0), np.nan)
+    return mean, low, high, count
 
 
 def plot_learning_curves(
@@ -161,7 +178,7 @@ def plot_learning_curves(
     levels = sorted(curves["level"].unique())
     columns = min(3, max(len(levels), 1))
     rows = -(-max(len(levels), 1) // columns)
-    with _figure(4.3 * columns, 3.3 * rows + 0.6) as figure:
+    with _figure(max(6.5, 4.3 * columns), 3.3 * rows + 0.8) as figure:
         axes = figure.subplots(rows, columns, squeeze=False).ravel()
         label = metric.replace("_", " ")
         for ax, level in zip(axes, levels, strict=False):
@@ -169,18 +186,18 @@ def plot_learning_curves(
                 grid, values = interpolate_seeds(group, metric, points)
                 if not grid.size:
                     continue
+                mean, low, high, count = _over_seeds(values)
                 seeds = values.shape[0]
                 ax.plot(
                     grid,
-                    values.mean(axis=0),
+                    mean,
                     color=colors[arch],
                     linewidth=1.8,
                     label=f"{arch} ({seeds} seed{'s' if seeds != 1 else ''})",
                 )
                 if seeds > 1:
-                    ax.fill_between(
-                        grid, values.min(axis=0), values.max(axis=0), color=colors[arch], alpha=0.2
-                    )
+                    band = count > 1
+                    ax.fill_between(grid, low, high, where=band, color=colors[arch], alpha=0.2, linewidth=0)
             ax.set_title(level)
             ax.set_xlabel("agent steps")
             ax.set_ylabel(label)
@@ -193,7 +210,7 @@ def plot_learning_curves(
         if not levels:
             axes[0].set_visible(True)
             _empty(axes[0], "no learning curves logged")
-        figure.suptitle(f"Sample efficiency: {label} (line: mean over seeds, band: min-max over seeds)")
+        figure.suptitle(f"Sample efficiency: {label}\n(line: mean over seeds; band: min-max over seeds)")
         return _save(figure, path)
 
 
