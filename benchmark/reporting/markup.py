@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,9 +90,10 @@ def to_markdown(title: str, sections: list[Section], base: Path) -> str:
 
 
 def _inline(text: str) -> str:
-    """Escape text and honour `code` spans, the only inline markup the report uses."""
+    """Escape text and honour `code` and **bold** spans, the only inline markup the report uses."""
     parts = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    joined = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", joined)
 
 
 def to_html(title: str, sections: list[Section]) -> str:

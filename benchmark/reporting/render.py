@@ -256,7 +256,8 @@ def _sections(
         Image(figures["ranking"], "Aggregate normalised scores with confidence intervals"),
         Image(figures["profile"], "Performance profiles"),
     ]
-    level_matrix = tables["level_matrix"].reset_index().rename(columns={"level": "level \\ architecture"})
+    level_matrix = tables["level_matrix"].reset_index().rename_axis(columns=None)
+    level_matrix = level_matrix.rename(columns={"level": "level \\ architecture"})
     per_level = [
         Image(figures["level_heatmap"], "Mean normalised score per level and architecture"),
         Table(level_matrix.map(lambda v: v if isinstance(v, str) else _num(v)), "Mean normalised score"),
