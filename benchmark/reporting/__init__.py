@@ -18,5 +18,6 @@ rebuilt from CSVs alone and tested on synthetic data.
     eval_seconds (float), device (str: "cpu" or "cuda").
 
 Modules: `frames` (contract checks), `stats` (pure numerics, rliable-compatible), `tables` (pandas tables),
-`plots` (PNG figures), `render` (report.md, report.html, CSVs, marl-eval JSON).
+`plots` (PNG figures), `markup` (one document model -> Markdown and self-contained HTML), `render`
+(report.md, report.html, CSVs, PNGs, marl-eval JSON).
 """

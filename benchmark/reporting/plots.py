@@ -66,6 +66,15 @@ def _empty(axes: Axes, message: str) -> None:
     axes.spines[:].set_visible(False)
 
 
+def _interval_limits(ranking: pd.DataFrame, name: str) -> tuple[float, float]:
+    """x range covering 0 (random), 1 (best) and every interval, padded, so no bar touches the frame."""
+    values = ranking[[name, f"{name}_low", f"{name}_high"]].to_numpy(float)
+    finite = np.append(values[np.isfinite(values)], [0.0, 1.0])
+    low, high = float(finite.min()), float(finite.max())
+    pad = 0.05 * (high - low)
+    return low - pad, high + pad
+
+
 def plot_ranking(
     ranking: pd.DataFrame,
     path: Path | str,
@@ -95,6 +104,7 @@ def plot_ranking(
                     continue
                 ax.barh(y, high - low, left=low, height=0.6, color=colors[arch], alpha=0.45)
                 ax.plot([point, point], [y - 0.3, y + 0.3], color="black", linewidth=1.6)
+            ax.set_xlim(*_interval_limits(ranking, name))
             ax.set_title(title)
             ax.set_yticks(range(len(names)), names)
             ax.set_ylim(-0.6, len(names) - 0.4)
@@ -125,7 +135,7 @@ def plot_level_heatmap(matrix: pd.DataFrame, path: Path | str) -> Path:
         ax.set_yticks(range(len(levels)), levels)
         ax.set_xlabel("architecture")
         ax.set_ylabel("level")
-        ax.set_title("Mean normalised score per level (0 = random policy, 1 = best architecture)")
+        ax.set_title("Mean normalised score per level\n(0 = random policy, 1 = best architecture)")
         ax.spines[:].set_visible(False)
         figure.colorbar(image, ax=ax, label="normalised score")
         return _save(figure, path)

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from benchmark.reporting.frames import METRICS, usable
+from benchmark.reporting.frames import METRICS, check_scores, usable
 
 Aggregate = Callable[[np.ndarray], np.ndarray]
 Seed = int | np.random.Generator | None
@@ -50,6 +50,7 @@ def normalization_reference(scores: pd.DataFrame, metric: str = "reward_per_agen
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    scores = check_scores(scores)
     ok = scores[usable(scores)]
     rows = []
     for level in sorted(scores["level"].unique()):
@@ -87,7 +88,7 @@ def normalize_scores(scores: pd.DataFrame, metric: str = "reward_per_agent") -> 
     `normalization_reference`); such levels must be reported, never silently compared.
     """
     reference = normalization_reference(scores, metric).set_index("level")
-    out = scores.copy()
+    out = check_scores(scores)
     random = out["level"].map(reference["random"]).to_numpy(dtype=float)
     best = out["level"].map(reference["best"]).to_numpy(dtype=float)
     valid = out["level"].map(reference["valid"]).to_numpy(dtype=bool) & usable(out).to_numpy()

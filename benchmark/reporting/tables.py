@@ -17,7 +17,6 @@ from benchmark.reporting import stats
 from benchmark.reporting.frames import KEYS, METRICS, SUCCESS, check_scores, check_throughput, usable
 
 AGGREGATE_NAMES: tuple[str, ...] = tuple(stats.AGGREGATES)
-DEFAULT_TAUS: np.ndarray = np.linspace(0.0, 1.25, 26)
 
 
 def analysis_levels(normalized: pd.DataFrame, reference: pd.DataFrame) -> tuple[list[str], pd.DataFrame]:
@@ -139,15 +138,22 @@ def improvement_matrix(improvement: pd.DataFrame) -> pd.DataFrame:
 def profile_table(
     normalized: pd.DataFrame,
     levels: Sequence[str],
-    taus: np.ndarray = DEFAULT_TAUS,
+    taus: np.ndarray | None = None,
     reps: int = 2_000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Performance profile: per architecture and tau, the fraction of runs above tau with CI band."""
+    """Performance profile: per architecture and tau, the fraction of runs above tau with CI band.
+
+    Default taus: 201 points from min(0, lowest score) to max(1.25, highest score) on the compared levels.
+    """
     columns = ["architecture", "tau", "fraction", "low", "high"]
     if not levels:
         return pd.DataFrame(columns=columns)
+    if taus is None:
+        values = normalized.loc[normalized["level"].isin(levels), "normalized"].to_numpy(float)
+        values = np.append(values[np.isfinite(values)], [0.0, 1.25])
+        taus = np.linspace(values.min(), values.max(), 201)
     parts = []
     for architecture, matrix in stats.score_matrices(normalized, levels).items():
         estimate = stats.performance_profile(matrix, taus, reps, confidence, seed)
@@ -262,7 +268,7 @@ def build_tables(
         "excluded_levels": excluded,
         "improvement": improvement,
         "improvement_matrix": improvement_matrix(improvement),
-        "profile": profile_table(normalized, levels, DEFAULT_TAUS, poi_reps, confidence, seed),
+        "profile": profile_table(normalized, levels, None, poi_reps, confidence, seed),
         "throughput": throughput_table(check_throughput(throughput)),
         "completeness": completeness_table(scores),
         "normalized_scores": normalized,
