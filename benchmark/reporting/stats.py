@@ -266,7 +266,7 @@ def interval_estimates(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> dict[str, dict[str, Estimate]]:
-    """method -> aggregate name -> Estimate, for every method and aggregate, each with its own stream."""
+    """method -> aggregate name -> Estimate; every call uses the same seed, so order never matters."""
     return {
         name: {
             agg_name: stratified_bootstrap_ci(matrix, fn, reps, confidence, seed)
