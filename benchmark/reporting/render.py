@@ -39,8 +39,7 @@ def marl_eval_json(
     step_i = {"step_count": agent steps, metric: [value]} from the training curve; absolute_metrics holds the
     final evaluation score, each as a one-element list (the evaluation mean). Only successful cells become
     runs (run_0.. in seed order), so a hole shows as fewer runs (an empty dict when none succeeded);
-    marl-eval refuses unequal run counts, which
-    is the point: the grid must be completed or its holes reported.
+    marl-eval refuses unequal run counts, which is the point: complete the grid or report its holes.
     """
     scores, curves = check_scores(scores), check_curves(curves)
     ok = scores[usable(scores)]
