@@ -25,7 +25,7 @@ def test_box_matches_naive_scatter_on_real_observations():
     for _ in range(30):
         env.step(rng.integers(0, 5, env.num_rows))
     spec = env.spec
-    got = tokens_to_box(torch.from_numpy(env.obs.copy()), spec.num_features, spec.window).numpy()
+    got = tokens_to_box(torch.from_numpy(env.obs.copy()), spec.num_features, spec.window).permute(0, 3, 1, 2).numpy()
     want = naive_box(env.obs, spec.num_features, spec.window)
     assert want.any()
     np.testing.assert_array_equal(got, want)

@@ -16,9 +16,11 @@ GLOBAL = 0xFE
 
 
 def tokens_to_box(tokens: torch.Tensor, num_features: int, window: int) -> torch.Tensor:
-    """[N, K, 3] uint8 tokens -> [N, F, W, W] uint8 box. Global tokens land on the agent's own cell.
+    """[N, K, 3] uint8 tokens -> [N, W, W, F] uint8 box. Global tokens land on the agent's own cell.
 
-    Padding and features beyond `num_features` go to a scratch slot that is cut off afterwards.
+    Channels-last (NHWC) is the layout the CNN runs fastest in; keeping it in the stored box means the
+    trainer's rollout storage preserves it and normalising needs no transposing copy. Padding and
+    features beyond `num_features` go to a scratch slot that is cut off afterwards.
     """
     n, k, _ = tokens.shape
     loc = tokens[..., 0].long()
@@ -30,17 +32,16 @@ def tokens_to_box(tokens: torch.Tensor, num_features: int, window: int) -> torch
     row = torch.where(is_global, centre, row)
     col = torch.where(is_global, centre, col)
     valid = (loc != PADDING) & (feat < num_features) & (row < window) & (col < window)
-    cells = window * window
-    index = feat * cells + row * window + col
-    scratch = num_features * cells
+    index = (row * window + col) * num_features + feat
+    scratch = window * window * num_features
     index = torch.where(valid, index, scratch)
     box = torch.zeros(n, scratch + 1, dtype=torch.uint8, device=tokens.device)
     box.scatter_(1, index, tokens[..., 2])
-    return box[:, :scratch].view(n, num_features, window, window)
+    return box[:, :scratch].view(n, window, window, num_features)
 
 
 class BoxNormalize(Component):
-    """uint8 box -> float box divided by each feature's normalisation, channels-last for speed."""
+    """uint8 NHWC box -> float NCHW box (channels-last strides) divided by each feature's normalisation."""
 
     in_keys = ("obs",)
     out_keys = ("box",)
@@ -51,6 +52,6 @@ class BoxNormalize(Component):
         self.register_buffer("inv_norm", inv.view(1, -1, 1, 1), persistent=False)
 
     def forward(self, td: TensorDict) -> TensorDict:
-        box = td["obs"].float() * self.inv_norm
-        td["box"] = box.contiguous(memory_format=torch.channels_last)
+        # uint8 x float32 -> float32 in one pass; the permuted NHWC input keeps channels-last strides
+        td["box"] = (td["obs"].permute(0, 3, 1, 2) * self.inv_norm).contiguous(memory_format=torch.channels_last)
         return td
