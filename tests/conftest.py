@@ -32,8 +32,12 @@ def sky_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     catalog_dir = home / ".sky" / "catalogs" / constants.CATALOG_SCHEMA_VERSION
     (catalog_dir / "common").mkdir(parents=True)
     shutil.copy(FIXTURES / "accelerators.csv", catalog_dir / "common" / "accelerators.csv")
-    if Path(catalog_common._ABSOLUTE_VERSIONED_CATALOG_DIR) != catalog_dir:
+    if Path(catalog_common._ABSOLUTE_VERSIONED_CATALOG_DIR) != catalog_dir:  # sky was imported earlier
+        from sky.utils import accelerator_registry
+
         patch.setattr(catalog_common, "_ABSOLUTE_VERSIONED_CATALOG_DIR", str(catalog_dir))
+        fixture_df = catalog_common.read_catalog("common/accelerators.csv")  # bound to the patched folder
+        patch.setattr(accelerator_registry, "_accelerator_df", fixture_df)
     try:
         yield home
     finally:
