@@ -24,6 +24,7 @@ from benchmark.orchestration.backends.sky_tasks import (
     to_sky_task,
     torch_requirement,
     validate_accelerator,
+    write_cluster_yaml,
     write_task_yaml,
 )
 
@@ -96,9 +97,12 @@ def test_job_tasks_validate_offline(name: str, sky_home: Path, fake_wandb_key: s
 
 
 @pytest.mark.parametrize("name", list(CLUSTER_OPTIONS))
-def test_cluster_task_validates_offline(name: str, sky_home: Path) -> None:
+def test_cluster_task_validates_offline(name: str, sky_home: Path, tmp_path: Path) -> None:
     opts = SkyOptions(**CLUSTER_OPTIONS[name])
     task = to_sky_task(build_cluster_config(opts))
+    written = yaml.safe_load(write_cluster_yaml(opts, tmp_path / "cluster.yaml").read_text())
+    assert written == build_cluster_config(opts)
+    to_sky_task(written)
     (resources,) = task.resources
     assert task.num_nodes == opts.nodes
     assert resources.accelerators == {validate_accelerator(opts.accelerator): opts.node_gpus}

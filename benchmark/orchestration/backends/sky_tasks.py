@@ -418,6 +418,14 @@ def write_task_yaml(spec: JobSpec, opts: SkyOptions, path: Path) -> Path:
     return path
 
 
+def write_cluster_yaml(opts: SkyOptions, path: Path) -> Path:
+    """Write the shared cluster's task YAML (cluster mode `--dry-run`)."""
+    header = f"# SkyPilot cluster {opts.cluster} for archbench: launched once, jobs run on it via sky exec.\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + task_yaml(build_cluster_config(opts)))
+    return path
+
+
 def launch_secrets(opts: SkyOptions, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """Secret values for launch, read from the controller's environment right before `to_sky_task`."""
     if opts.wandb_mode != "online":
