@@ -223,9 +223,10 @@ def remote_argv(spec: JobSpec, opts: SkyOptions) -> list[str]:
 
 
 def _seed(spec: JobSpec) -> str | None:
-    argv = list(spec.argv)
-    for i, arg in enumerate(argv[:-1]):
-        if arg == "--seed":
+    """The job's seed: its `--seed` argument, else the `.s<seed>` suffix of the run id."""
+    argv = spec.argv
+    for i, arg in enumerate(argv):
+        if arg == "--seed" and i + 1 < len(argv):
             return argv[i + 1]
         if arg.startswith("--seed="):
             return arg.split("=", 1)[1]
