@@ -1,0 +1,418 @@
+"""SkyPilot backend: managed jobs (default) or one shared cluster, behind the Backend contract.
+
+Every SkyPilot call lives in `SkyClient`, whose methods block and speak a small vocabulary of records and
+exceptions; `SkyBackend` runs them in threads and maps SkyPilot's statuses onto `BackendState`. Tests drive
+`SkyBackend` with a fake client that replays statuses, so the mapping is checked without a cloud.
+
+Handles: a managed job is its SkyPilot job id ("42"); a cluster job is "<cluster>:<job id>".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from benchmark.orchestration.backend import BackendState, JobSpec, JobStatus
+from benchmark.orchestration.backends import BackendUnavailable
+from benchmark.orchestration.backends.sky_tasks import (
+    SkyOptions,
+    build_cluster_config,
+    build_task_config,
+    launch_secrets,
+    to_sky_task,
+)
+
+if TYPE_CHECKING:
+    import sky
+
+NO_CLOUD_MESSAGE = "No cloud is enabled for SkyPilot: run `sky check` (and see README 'Running on the cloud')"
+
+# SkyPilot managed-job statuses (sky.jobs.ManagedJobStatus, 0.14.1) -> what the scheduler needs to know.
+MANAGED_STATES: dict[str, BackendState] = {
+    "PENDING": BackendState.QUEUED,
+    "SUBMITTED": BackendState.QUEUED,  # legacy name, still in old controller databases
+    "STARTING": BackendState.QUEUED,
+    "RECOVERING": BackendState.QUEUED,  # preempted; SkyPilot relaunches it (JobStatus.recovering=True)
+    "RUNNING": BackendState.RUNNING,
+    "WINDING_DOWN": BackendState.RUNNING,
+    "SUCCEEDED": BackendState.SUCCEEDED,
+    "CANCELLING": BackendState.CANCELLED,  # cancel requested; the job will not produce results
+    "CANCELLED": BackendState.CANCELLED,
+    "FAILED": BackendState.FAILED,
+    "FAILED_SETUP": BackendState.FAILED,
+    "FAILED_PRECHECKS": BackendState.FAILED,
+    "FAILED_NO_RESOURCE": BackendState.FAILED,
+    "FAILED_CONTROLLER": BackendState.FAILED,
+}
+# SkyPilot cluster job statuses (sky.skylet.job_lib.JobStatus, 0.14.1).
+CLUSTER_STATES: dict[str, BackendState] = {
+    "INIT": BackendState.QUEUED,
+    "PENDING": BackendState.QUEUED,
+    "SETTING_UP": BackendState.QUEUED,
+    "RUNNING": BackendState.RUNNING,
+    "SUCCEEDED": BackendState.SUCCEEDED,
+    "CANCELLED": BackendState.CANCELLED,
+    "FAILED": BackendState.FAILED,
+    "FAILED_SETUP": BackendState.FAILED,
+    "FAILED_DRIVER": BackendState.FAILED,
+}
+_ACTIVE = frozenset({BackendState.QUEUED, BackendState.RUNNING})
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class ControllerNotUp(Exception):
+    """SkyPilot's jobs controller, or the named cluster, exists but is not UP (SkyPilot ClusterNotUpError)."""
+
+
+class ClusterMissing(Exception):
+    """The named cluster does not exist (SkyPilot ClusterDoesNotExist)."""
+
+
+@dataclass(frozen=True)
+class SkyJobRecord:
+    """One row of a SkyPilot job queue, reduced to what the backend reads."""
+
+    job_id: int
+    status: str  # SkyPilot's status name: "RUNNING", "FAILED_NO_RESOURCE", ...
+    name: str = ""
+    detail: str = ""  # SkyPilot's failure reason, when it gives one
+
+
+def _one_line(text: object, limit: int = 300) -> str:
+    line = " ".join(_ANSI.sub("", str(text)).split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def _field(record: Any, key: str) -> Any:
+    """Read a queue record field; SkyPilot returns dict-like pydantic models (older servers: dicts)."""
+    return record.get(key) if isinstance(record, Mapping) else getattr(record, key, None)
+
+
+def _status_name(status: Any) -> str:
+    return str(getattr(status, "value", status))
+
+
+def _find_log(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    runs = sorted(root.rglob("run.log"))
+    return runs or sorted(p for p in root.rglob("*.log") if p.is_file())
+
+
+class SkyClient:
+    """Every SkyPilot SDK call archbench makes; methods block, so call them from a thread.
+
+    SkyPilot's exceptions are translated here: no enabled cloud or no API server -> BackendUnavailable
+    (one line for the user); a controller or cluster that is not up -> ControllerNotUp; a missing cluster ->
+    ClusterMissing. Log streaming is never used: concurrent streamed launches crash SkyPilot's spinner.
+    """
+
+    # --- managed jobs
+
+    def launch(self, task: sky.Task, name: str) -> int:
+        import sky
+
+        with self.translated():
+            job_ids, _ = sky.get(sky.jobs.launch(task, name=name))
+        if not job_ids:
+            raise RuntimeError(f"SkyPilot returned no job id for managed job {name!r}")
+        return int(job_ids[0])
+
+    def queue(
+        self, job_ids: list[int] | None, refresh: bool = False, name: str | None = None
+    ) -> list[SkyJobRecord]:
+        """One `sky.jobs.queue_v2` request for these ids (or for active jobs whose name contains `name`)."""
+        import sky
+
+        fields = ["job_id", "task_id", "job_name", "status", "failure_reason"]
+        with self.translated():
+            records, *_ = sky.get(
+                sky.jobs.queue_v2(
+                    refresh=refresh,
+                    job_ids=job_ids,
+                    fields=fields,
+                    skip_finished=name is not None,
+                    name_match=name,
+                )
+            )
+        return [
+            SkyJobRecord(
+                job_id=int(_field(r, "job_id")),
+                status=_status_name(_field(r, "status")),
+                name=str(_field(r, "job_name") or ""),
+                detail=_one_line(_field(r, "failure_reason") or ""),
+            )
+            for r in records
+        ]
+
+    def cancel(self, job_ids: list[int]) -> None:
+        import sky
+
+        with self.translated():
+            sky.get(sky.jobs.cancel(job_ids=job_ids))
+
+    def download_logs(self, job_id: int, local_dir: Path) -> list[Path]:
+        import sky
+
+        with self.translated():
+            paths = sky.jobs.download_logs(
+                name=None, job_id=job_id, refresh=False, controller=False, local_dir=str(local_dir)
+            )
+        return [log for path in paths.values() for log in _find_log(Path(path).expanduser())]
+
+    # --- one shared cluster
+
+    def launch_cluster(self, task: sky.Task, cluster: str, idle_minutes_to_autostop: int | None) -> None:
+        import sky
+
+        with self.translated():
+            sky.get(sky.launch(task, cluster_name=cluster, idle_minutes_to_autostop=idle_minutes_to_autostop))
+
+    def exec(self, task: sky.Task, cluster: str) -> int:
+        import sky
+
+        with self.translated():
+            job_id, _ = sky.get(sky.exec(task, cluster_name=cluster))
+        if job_id is None:
+            raise RuntimeError(f"SkyPilot returned no job id for a job on cluster {cluster!r}")
+        return int(job_id)
+
+    def queue_cluster(self, cluster: str) -> list[SkyJobRecord]:
+        import sky
+
+        with self.translated():
+            records = sky.get(sky.queue(cluster, skip_finished=False))
+        return [
+            SkyJobRecord(
+                job_id=int(_field(r, "job_id")),
+                status=_status_name(_field(r, "status")),
+                name=str(_field(r, "job_name") or ""),
+            )
+            for r in records
+        ]
+
+    def cancel_cluster(self, cluster: str, job_ids: list[int]) -> None:
+        import sky
+
+        with self.translated():
+            sky.get(sky.cancel(cluster, job_ids=job_ids))
+
+    def download_cluster_logs(self, cluster: str, job_id: int, local_dir: Path) -> list[Path]:
+        """SkyPilot picks the folder for cluster logs (~/sky_logs); local_dir is kept for symmetry."""
+        import sky
+
+        with self.translated():
+            paths = sky.download_logs(cluster, [str(job_id)])
+        return [log for path in paths.values() for log in _find_log(Path(path).expanduser())]
+
+    # --- errors
+
+    @staticmethod
+    @contextlib.contextmanager
+    def translated() -> Iterator[None]:
+        """Turn SkyPilot's exceptions into the backend's small vocabulary (see the class docstring)."""
+        from sky import exceptions
+
+        try:
+            yield
+        except exceptions.NoCloudAccessError:
+            raise BackendUnavailable(NO_CLOUD_MESSAGE) from None
+        except exceptions.ApiServerConnectionError as err:
+            raise BackendUnavailable(f"SkyPilot API server unreachable: {_one_line(err)}") from None
+        except exceptions.ClusterDoesNotExist as err:
+            raise ClusterMissing(_one_line(err)) from None
+        except exceptions.ClusterNotUpError as err:
+            raise ControllerNotUp(_one_line(err)) from None
+
+
+def _job_status(record: SkyJobRecord | None, states: Mapping[str, BackendState], what: str) -> JobStatus:
+    if record is None:
+        return JobStatus(BackendState.LOST, detail=f"SkyPilot has no {what}")
+    state = states.get(record.status)
+    if state is None:  # a status newer than this table
+        state = BackendState.FAILED if record.status.startswith("FAILED") else BackendState.QUEUED
+    detail = record.status if not record.detail else f"{record.status}: {record.detail}"
+    return JobStatus(state, detail=detail, recovering=record.status == "RECOVERING")
+
+
+class SkyBackend:
+    """Backend running each archbench job as a SkyPilot managed job, or as a job on one shared cluster."""
+
+    name = "sky"
+
+    def __init__(
+        self,
+        options: SkyOptions,
+        client: SkyClient | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.options = options
+        self.client = client if client is not None else SkyClient()
+        self._environ = environ  # where launch secrets come from; None: os.environ at launch time
+        self._cluster_lock = asyncio.Lock()
+        self._cluster_ready = False
+
+    # --- Backend contract
+
+    async def submit(self, spec: JobSpec) -> str:
+        """Launch, unless SkyPilot already runs a job of this name (a launch the ledger never recorded)."""
+        cfg = build_task_config(spec, self.options)  # refuses bad options before anything is launched
+        secrets = launch_secrets(self.options, self._environ)
+        name = cfg["name"]
+        if self.options.cluster is None:
+            existing = await self._active_managed(name)
+            if existing is not None:
+                return str(existing)
+            task = await asyncio.to_thread(to_sky_task, cfg, secrets)
+            job_id = await asyncio.to_thread(self.client.launch, task, name)
+            return str(job_id)
+        cluster = self.options.cluster
+        await self.ensure_cluster()
+        records = await asyncio.to_thread(self.client.queue_cluster, cluster)
+        for record in records:
+            if record.name == name and CLUSTER_STATES.get(record.status) in _ACTIVE:
+                return f"{cluster}:{record.job_id}"
+        task = await asyncio.to_thread(to_sky_task, cfg, secrets)
+        job_id = await asyncio.to_thread(self.client.exec, task, cluster)
+        return f"{cluster}:{job_id}"
+
+    async def poll(self, handles: list[str]) -> dict[str, JobStatus]:
+        """One managed-jobs queue request for all managed handles, one queue request per cluster."""
+        out: dict[str, JobStatus] = {}
+        managed: dict[str, int] = {}
+        by_cluster: dict[str, dict[str, int]] = {}
+        for handle in handles:
+            parsed = self._parse(handle)
+            if parsed is None:
+                out[handle] = JobStatus(BackendState.LOST, detail=f"not a SkyPilot handle: {handle!r}")
+            elif parsed[0] is None:
+                managed[handle] = parsed[1]
+            else:
+                by_cluster.setdefault(parsed[0], {})[handle] = parsed[1]
+        if managed:
+            out.update(await self._poll_managed(managed))
+        for cluster, jobs in by_cluster.items():
+            out.update(await self._poll_cluster(cluster, jobs))
+        return out
+
+    async def cancel(self, handles: list[str]) -> None:
+        managed: list[int] = []
+        by_cluster: dict[str, list[int]] = {}
+        for handle in handles:
+            parsed = self._parse(handle)
+            if parsed is None:
+                continue
+            if parsed[0] is None:
+                managed.append(parsed[1])
+            else:
+                by_cluster.setdefault(parsed[0], []).append(parsed[1])
+        with contextlib.suppress(ControllerNotUp, ClusterMissing):  # nothing is running there
+            if managed:
+                await asyncio.to_thread(self.client.cancel, managed)
+        for cluster, job_ids in by_cluster.items():
+            with contextlib.suppress(ControllerNotUp, ClusterMissing):
+                await asyncio.to_thread(self.client.cancel_cluster, cluster, job_ids)
+
+    async def fetch_logs(self, handle: str, dest: Path) -> Path | None:
+        """Download the job's log from SkyPilot into dest; None when SkyPilot no longer has it."""
+        parsed = self._parse(handle)
+        if parsed is None:
+            return None
+        cluster, job_id = parsed
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="sky-logs-", dir=dest.parent) as tmp:
+            try:
+                if cluster is None:
+                    logs = await asyncio.to_thread(self.client.download_logs, job_id, Path(tmp))
+                else:
+                    logs = await asyncio.to_thread(
+                        self.client.download_cluster_logs, cluster, job_id, Path(tmp)
+                    )
+            except (ControllerNotUp, ClusterMissing):
+                return None
+            if not logs:
+                return None
+            with dest.open("wb") as out:
+                for log in logs:
+                    with log.open("rb") as src:
+                        shutil.copyfileobj(src, out)
+        return dest
+
+    async def close(self) -> None:
+        """Nothing to release: jobs keep running in SkyPilot; a shared cluster autostops when idle."""
+
+    # --- cluster mode
+
+    async def ensure_cluster(self) -> None:
+        """Launch the shared cluster once per backend: `sky.launch` provisions it if needed, else re-syncs the
+        code and re-runs setup, so jobs never run code older than this controller's."""
+        cluster = self.options.cluster
+        if cluster is None:
+            raise ValueError("ensure_cluster needs SkyOptions.cluster")
+        async with self._cluster_lock:
+            if self._cluster_ready:
+                return
+            task = await asyncio.to_thread(to_sky_task, build_cluster_config(self.options))
+            autostop = self.options.idle_minutes_to_autostop
+            await asyncio.to_thread(self.client.launch_cluster, task, cluster, autostop)
+            self._cluster_ready = True
+
+    # --- helpers
+
+    @staticmethod
+    def _parse(handle: str) -> tuple[str | None, int] | None:
+        """(None, id) for a managed job, (cluster, id) for a cluster job, None for anything else."""
+        cluster, sep, job = handle.rpartition(":")
+        if not job.isdigit() or (sep and not cluster):
+            return None
+        return (cluster if sep else None), int(job)
+
+    async def _active_managed(self, name: str) -> int | None:
+        try:
+            records = await asyncio.to_thread(self.client.queue, None, False, name)
+        except ControllerNotUp:  # no controller yet: nothing was ever launched
+            return None
+        for record in records:
+            if record.name == name and MANAGED_STATES.get(record.status) in _ACTIVE:
+                return record.job_id
+        return None
+
+    async def _poll_managed(self, jobs: dict[str, int]) -> dict[str, JobStatus]:
+        ids = sorted(set(jobs.values()))
+        try:
+            records = await asyncio.to_thread(self.client.queue, ids, False)
+        except ControllerNotUp:
+            # The controller stopped (autostop) while we held live handles: restart it to learn their end.
+            try:
+                records = await asyncio.to_thread(self.client.queue, ids, True)
+            except (ControllerNotUp, ClusterMissing) as err:
+                lost = JobStatus(BackendState.LOST, detail=f"jobs controller unavailable: {err}")
+                return {handle: lost for handle in jobs}
+        by_id: dict[int, SkyJobRecord] = {}
+        for record in records:
+            by_id.setdefault(record.job_id, record)  # single-task jobs: one row each
+        return {
+            handle: _job_status(by_id.get(job_id), MANAGED_STATES, f"managed job {job_id}")
+            for handle, job_id in jobs.items()
+        }
+
+    async def _poll_cluster(self, cluster: str, jobs: dict[str, int]) -> dict[str, JobStatus]:
+        try:
+            records = await asyncio.to_thread(self.client.queue_cluster, cluster)
+        except (ControllerNotUp, ClusterMissing) as err:
+            # A stopped or deleted cluster killed its jobs; they will not finish.
+            lost = JobStatus(BackendState.LOST, detail=f"cluster {cluster} unavailable: {err}")
+            return {handle: lost for handle in jobs}
+        by_id = {record.job_id: record for record in records}
+        return {
+            handle: _job_status(by_id.get(job_id), CLUSTER_STATES, f"job {job_id} on cluster {cluster}")
+            for handle, job_id in jobs.items()
+        }
+
