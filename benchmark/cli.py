@@ -112,6 +112,7 @@ def evaluate(
     threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
     out: Annotated[Path | None, typer.Option(help="metrics JSON path (default RUN/eval.json)")] = None,
     architectures_module: Annotated[str | None, typer.Option(help="module that registers architectures")] = None,
+    wandb_mode: Annotated[str, typer.Option(help="offline, online or disabled")] = "disabled",
 ) -> None:
     """Evaluate a checkpoint (or the random policy) on many episodes of each evaluation simulation."""
     from benchmark.evaluation.evaluator import evaluate as run_eval
@@ -119,6 +120,8 @@ def evaluate(
     from benchmark.training.checkpoint import CHECKPOINT
 
     _positive("episodes", episodes)
+    if wandb_mode not in ("offline", "online", "disabled"):
+        raise UsageError(f"unknown --wandb-mode {wandb_mode!r}; valid: offline, online, disabled")
     if policy not in ("trained", "random"):
         raise UsageError(f"unknown policy {policy!r}; valid: trained, random")
     if policy == "trained":

@@ -53,4 +53,3 @@ def sky_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def fake_wandb_key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("WANDB_API_KEY", FAKE_WANDB_KEY)
     return FAKE_WANDB_KEY
-

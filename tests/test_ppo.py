@@ -49,8 +49,20 @@ def test_ppo_loss_matches_hand_computation():
     new_lp, old_lp = torch.randn(n, generator=g) * 0.3, torch.randn(n, generator=g) * 0.3
     adv, nv, ov, ret = (torch.randn(n, generator=g) for _ in range(4))
     ent = torch.rand(n, generator=g)
-    loss, stats = ppo_loss(new_lp, old_lp, adv, nv, ov, ret, ent, clip=0.2, value_clip=0.1, value_coef=0.5,
-                           entropy_coef=0.01, normalize_advantages=True)
+    loss, stats = ppo_loss(
+        new_lp,
+        old_lp,
+        adv,
+        nv,
+        ov,
+        ret,
+        ent,
+        clip=0.2,
+        value_clip=0.1,
+        value_coef=0.5,
+        entropy_coef=0.01,
+        normalize_advantages=True,
+    )
     a = (adv - adv.mean()) / (adv.std() + 1e-8)
     pg, vl = 0.0, 0.0
     for i in range(n):

@@ -177,9 +177,7 @@ def test_marl_eval_json_is_strict_json() -> None:
         ("level without any seed", _frames(failed=(("lstm", "maze", 0), ("lstm", "maze", 1))), "left out"),
     ],
 )
-def test_thin_grids_render_with_notes(
-    tmp_path: Path, case: str, frames: tuple[pd.DataFrame, ...], note: str
-) -> None:
+def test_thin_grids_render_with_notes(tmp_path: Path, case: str, frames: tuple[pd.DataFrame, ...], note: str) -> None:
     paths = _write(tmp_path, frames)
     markdown = paths["report.md"].read_text()
     assert note in markdown, case
@@ -192,9 +190,7 @@ def test_absent_cells_are_reported() -> None:
     scores, _, _ = _frames(failed=())
     scores = scores.drop(index=scores.index[-1]).drop(columns="status")  # status inferred, one row absent
     table = tables.completeness_table(check_scores(scores))
-    assert table[["architecture", "level", "seed", "status"]].values.tolist() == [
-        ["transformer", "maze", 1, "absent"]
-    ]
+    assert table[["architecture", "level", "seed", "status"]].values.tolist() == [["transformer", "maze", 1, "absent"]]
 
 
 def test_missing_columns_are_named() -> None:

@@ -70,9 +70,7 @@ class FakeSkyClient(SkyClient):
         self.tasks.append(task)
         return self._new_job(name)
 
-    def queue(
-        self, job_ids: list[int] | None, refresh: bool = False, name: str | None = None
-    ) -> list[SkyJobRecord]:
+    def queue(self, job_ids: list[int] | None, refresh: bool = False, name: str | None = None) -> list[SkyJobRecord]:
         self.calls.append(("queue", tuple(job_ids) if job_ids is not None else None, refresh, name))
         self._maybe_down()
         if name is not None:  # the adoption lookup: no time passes
@@ -117,10 +115,22 @@ class FakeSkyClient(SkyClient):
 def spec(i: int = 0, kind: JobKind = JobKind.TRAIN) -> JobSpec:
     run_id = f"exp1.mlp.level_1.s{i}"
     run_dir = Path("results/exp1") / run_id
-    argv = ("train", "--level", "level_1", "--architecture", "mlp", "--seed", str(i), "--timesteps", "100",
-            "--out", str(run_dir))
-    return JobSpec(job_id=f"{run_id}.{kind}", run_id=run_id, kind=kind, argv=argv, run_dir=run_dir,
-                   log_path=run_dir / "train.log")
+    argv = (
+        "train",
+        "--level",
+        "level_1",
+        "--architecture",
+        "mlp",
+        "--seed",
+        str(i),
+        "--timesteps",
+        "100",
+        "--out",
+        str(run_dir),
+    )
+    return JobSpec(
+        job_id=f"{run_id}.{kind}", run_id=run_id, kind=kind, argv=argv, run_dir=run_dir, log_path=run_dir / "train.log"
+    )
 
 
 def run(coro: Any) -> Any:
@@ -140,8 +150,12 @@ def test_preempted_job_recovers_and_succeeds() -> None:
     queue_calls_before = client.count("queue")
     seen = [p[handle] for p in poll_states(backend, [handle], 6)]
     assert [s.state for s in seen] == [
-        BackendState.QUEUED, BackendState.RUNNING, BackendState.QUEUED, BackendState.RUNNING,
-        BackendState.SUCCEEDED, BackendState.SUCCEEDED,
+        BackendState.QUEUED,
+        BackendState.RUNNING,
+        BackendState.QUEUED,
+        BackendState.RUNNING,
+        BackendState.SUCCEEDED,
+        BackendState.SUCCEEDED,
     ]
     assert [s.recovering for s in seen] == [False, False, True, False, False, False]
     assert seen[2].detail == "RECOVERING"
@@ -170,10 +184,15 @@ def test_no_resource_failure_names_the_status() -> None:
 def test_every_managed_status_is_mapped(sky_status: str) -> None:
     status = run(SkyBackend(SkyOptions(), FakeSkyClient({3: [sky_status]})).poll(["3"]))["3"]
     expected = {
-        "PENDING": BackendState.QUEUED, "SUBMITTED": BackendState.QUEUED, "STARTING": BackendState.QUEUED,
-        "RECOVERING": BackendState.QUEUED, "RUNNING": BackendState.RUNNING,
-        "WINDING_DOWN": BackendState.RUNNING, "SUCCEEDED": BackendState.SUCCEEDED,
-        "CANCELLING": BackendState.CANCELLED, "CANCELLED": BackendState.CANCELLED,
+        "PENDING": BackendState.QUEUED,
+        "SUBMITTED": BackendState.QUEUED,
+        "STARTING": BackendState.QUEUED,
+        "RECOVERING": BackendState.QUEUED,
+        "RUNNING": BackendState.RUNNING,
+        "WINDING_DOWN": BackendState.RUNNING,
+        "SUCCEEDED": BackendState.SUCCEEDED,
+        "CANCELLING": BackendState.CANCELLED,
+        "CANCELLED": BackendState.CANCELLED,
     }.get(sky_status, BackendState.FAILED)
     assert status.state is expected
     assert sky_status in status.detail
@@ -280,8 +299,9 @@ def test_fetch_logs_copies_the_run_log(tmp_path: Path) -> None:
 
 
 def test_cluster_mode_launches_cluster_once_then_execs() -> None:
-    opts = SkyOptions(cluster="archbench-pool", nodes=2, gpus_per_node=4, accelerator="A100",
-                      storage="s3://bucket/runs")
+    opts = SkyOptions(
+        cluster="archbench-pool", nodes=2, gpus_per_node=4, accelerator="A100", storage="s3://bucket/runs"
+    )
     client = FakeSkyClient()
     backend = SkyBackend(opts, client)
 
@@ -294,9 +314,7 @@ def test_cluster_mode_launches_cluster_once_then_execs() -> None:
     assert launches == [("launch_cluster", "archbench-pool", 2, 30)]
     assert client.count("exec") == 3 and client.count("launch") == 0
     assert all(next(iter(task.resources)).accelerators == {"A100": 1} for task in client.tasks)
-    client.scripts = {
-        1: ["PENDING", "RUNNING"], 2: ["SETTING_UP", "FAILED_SETUP"], 3: ["RUNNING", "SUCCEEDED"]
-    }
+    client.scripts = {1: ["PENDING", "RUNNING"], 2: ["SETTING_UP", "FAILED_SETUP"], 3: ["RUNNING", "SUCCEEDED"]}
     client.position = {}
     before = client.count("queue_cluster")
     first = run(backend.poll([*handles, "archbench-pool:9"]))
@@ -369,11 +387,17 @@ def test_real_launch_without_cloud_is_backend_unavailable(sky_home: Path, tmp_pa
     }
     env.pop("WANDB_API_KEY", None)
     try:
-        done = subprocess.run([sys.executable, "-c", NO_CLOUD_SCRIPT], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=240)
+        done = subprocess.run(
+            [sys.executable, "-c", NO_CLOUD_SCRIPT], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240
+        )
     finally:
-        subprocess.run([sys.executable, "-m", "sky.client.cli.command", "api", "stop"], env=env, cwd=tmp_path,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-m", "sky.client.cli.command", "api", "stop"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+        )
     line = next((ln for ln in done.stdout.splitlines() if ln.startswith("UNAVAILABLE|")), None)
     assert line is not None, done.stdout[-2000:] + done.stderr[-2000:]
     _, message, seconds = line.split("|")

@@ -37,8 +37,19 @@ def train_spec(**overrides: Any) -> JobSpec:
         job_id=f"{RUN_ID}.train",
         run_id=RUN_ID,
         kind=JobKind.TRAIN,
-        argv=("train", "--level", "level_2", "--architecture", "lstm", "--seed", "3",
-              "--timesteps", "50000", "--out", str(RUN_DIR)),
+        argv=(
+            "train",
+            "--level",
+            "level_2",
+            "--architecture",
+            "lstm",
+            "--seed",
+            "3",
+            "--timesteps",
+            "50000",
+            "--out",
+            str(RUN_DIR),
+        ),
         run_dir=RUN_DIR,
         log_path=Path("results/exp1/logs") / f"{RUN_ID}.train.log",
         attempt=2,
@@ -49,23 +60,38 @@ def train_spec(**overrides: Any) -> JobSpec:
 
 
 def eval_spec() -> JobSpec:
-    return train_spec(job_id=f"{RUN_ID}.eval", kind=JobKind.EVAL, attempt=1,
-                      argv=("evaluate", "--run", str(RUN_DIR), "--episodes", "20"))
+    return train_spec(
+        job_id=f"{RUN_ID}.eval",
+        kind=JobKind.EVAL,
+        attempt=1,
+        argv=("evaluate", "--run", str(RUN_DIR), "--episodes", "20"),
+    )
 
 
 MANAGED_OPTIONS: dict[str, dict[str, Any]] = {
     "managed-default": {},
-    "managed-spot-storage-online": dict(use_spot=True, storage="s3://archbench-bucket/runs", infra="aws",
-                                        wandb_mode="online"),
-    "managed-gcs-no-spot": dict(storage="gs://archbench-bucket/runs", infra="gcp", accelerator="a100-80gb",
-                                gpus=2),
-    "managed-git": dict(repo_url="https://github.com/example/archbench.git", git_commit="01d4043",
-                        storage_mode="MOUNT_CACHED", storage="s3://b/p"),
+    "managed-spot-storage-online": dict(
+        use_spot=True, storage="s3://archbench-bucket/runs", infra="aws", wandb_mode="online"
+    ),
+    "managed-gcs-no-spot": dict(storage="gs://archbench-bucket/runs", infra="gcp", accelerator="a100-80gb", gpus=2),
+    "managed-git": dict(
+        repo_url="https://github.com/example/archbench.git",
+        git_commit="01d4043",
+        storage_mode="MOUNT_CACHED",
+        storage="s3://b/p",
+    ),
 }
 CLUSTER_OPTIONS: dict[str, dict[str, Any]] = {
     "cluster-default": dict(cluster="archbench-pool"),
-    "cluster-spot-storage": dict(cluster="archbench-pool", nodes=4, gpus_per_node=4, accelerator="A100",
-                                 use_spot=True, storage="s3://archbench-bucket/runs", wandb_mode="online"),
+    "cluster-spot-storage": dict(
+        cluster="archbench-pool",
+        nodes=4,
+        gpus_per_node=4,
+        accelerator="A100",
+        use_spot=True,
+        storage="s3://archbench-bucket/runs",
+        wandb_mode="online",
+    ),
 }
 
 
@@ -84,8 +110,7 @@ def test_job_tasks_validate_offline(name: str, sky_home: Path, fake_wandb_key: s
         assert task.name is not None and SKY_TASK_NAME_RE.fullmatch(task.name)
         if opts.mode == "managed":
             assert resources.use_spot is opts.use_spot
-            assert cfg["resources"]["job_recovery"] == {"strategy": "EAGER_NEXT_REGION",
-                                                       "max_restarts_on_errors": 3}
+            assert cfg["resources"]["job_recovery"] == {"strategy": "EAGER_NEXT_REGION", "max_restarts_on_errors": 3}
             assert "pip install" in cfg["setup"]
         else:  # the cluster holds code, venv and mounts; the per-job task only claims GPUs
             assert "setup" not in cfg and "workdir" not in cfg and "file_mounts" not in cfg

@@ -41,9 +41,7 @@ def _matrix(shape: tuple[int, int], seed: int, shift: float = 0.0) -> np.ndarray
 
 def _rliable_ci(matrix: np.ndarray, name: str) -> tuple[float, np.ndarray]:
     np.random.seed(123)  # rliable draws from numpy's global stream
-    point, ci = rly.get_interval_estimates(
-        {"a": matrix}, lambda x: np.array([RLIABLE[name](x)]), reps=RLIABLE_REPS
-    )
+    point, ci = rly.get_interval_estimates({"a": matrix}, lambda x: np.array([RLIABLE[name](x)]), reps=RLIABLE_REPS)
     return float(point["a"][0]), ci["a"].ravel()
 
 

@@ -59,8 +59,22 @@ def _cli(*args: str) -> list[str]:
 
 def test_training_killed_with_sigkill_resumes_from_its_checkpoint(tmp_path):
     out = tmp_path / "run"
-    cmd = _cli("train", "--timesteps", "30000", "--rows", "24", "--bptt", "16", "--threads", "1",
-               "--checkpoint-seconds", "0.5", "--out", str(out), "--quiet")
+    cmd = _cli(
+        "train",
+        "--timesteps",
+        "30000",
+        "--rows",
+        "24",
+        "--bptt",
+        "16",
+        "--threads",
+        "1",
+        "--checkpoint-seconds",
+        "0.5",
+        "--out",
+        str(out),
+        "--quiet",
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120
     while not (out / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:

@@ -18,8 +18,12 @@ CONFIG = {"architecture": "lstm", "level": "level_2", "seed": 3, "ppo": {"lr": 0
 @pytest.fixture()
 def wandb_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every folder W&B may write to lies under tmp_path, so a grep of tmp_path sees all it wrote."""
-    folders = {"HOME": "home", "WANDB_CONFIG_DIR": "wandb-config", "WANDB_CACHE_DIR": "wandb-cache",
-               "WANDB_DATA_DIR": "wandb-data"}
+    folders = {
+        "HOME": "home",
+        "WANDB_CONFIG_DIR": "wandb-config",
+        "WANDB_CACHE_DIR": "wandb-cache",
+        "WANDB_DATA_DIR": "wandb-data",
+    }
     for var, sub in folders.items():
         (tmp_path / sub).mkdir()
         monkeypatch.setenv(var, str(tmp_path / sub))
@@ -28,8 +32,17 @@ def wandb_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def start_offline(run_dir: Path) -> Tracker | NullTracker:
-    return Tracker.start(project="archbench", group="exp1", job_type="train", run_id=RUN_ID, name=RUN_ID,
-                         config=CONFIG, tags=["lstm", "level_2", "3"], mode="offline", dir=run_dir)
+    return Tracker.start(
+        project="archbench",
+        group="exp1",
+        job_type="train",
+        run_id=RUN_ID,
+        name=RUN_ID,
+        config=CONFIG,
+        tags=["lstm", "level_2", "3"],
+        mode="offline",
+        dir=run_dir,
+    )
 
 
 def test_offline_session_is_read_back(wandb_sandbox: Path) -> None:
@@ -53,8 +66,17 @@ def test_offline_session_is_read_back(wandb_sandbox: Path) -> None:
 
 def test_disabled_mode_is_a_null_tracker(wandb_sandbox: Path) -> None:
     run_dir = wandb_sandbox / "results" / RUN_ID
-    tracker = Tracker.start(project="archbench", group="exp1", job_type="eval", run_id=RUN_ID, name=RUN_ID,
-                            config=CONFIG, tags=[], mode="disabled", dir=run_dir)
+    tracker = Tracker.start(
+        project="archbench",
+        group="exp1",
+        job_type="eval",
+        run_id=RUN_ID,
+        name=RUN_ID,
+        config=CONFIG,
+        tags=[],
+        mode="disabled",
+        dir=run_dir,
+    )
     assert type(tracker) is NullTracker
     tracker.log({"x": 1}, step=0)
     tracker.summary({"x": 1})
@@ -85,12 +107,19 @@ def test_wandb_run_id_is_stable_and_safe(run_id: str, job_type: str) -> None:
 def test_api_key_is_written_nowhere(wandb_sandbox: Path, fake_wandb_key: str) -> None:
     """Plant a recognisable key, run every code path that writes files, then grep all of them."""
     run_dir = wandb_sandbox / "results" / RUN_ID
-    spec = JobSpec(job_id=f"{RUN_ID}.train", run_id=RUN_ID, kind=JobKind.TRAIN,
-                   argv=("train", "--seed", "3", "--out", str(run_dir)), run_dir=run_dir,
-                   log_path=run_dir / "train.log", env={"WANDB_API_KEY": fake_wandb_key})
+    spec = JobSpec(
+        job_id=f"{RUN_ID}.train",
+        run_id=RUN_ID,
+        kind=JobKind.TRAIN,
+        argv=("train", "--seed", "3", "--out", str(run_dir)),
+        run_dir=run_dir,
+        log_path=run_dir / "train.log",
+        env={"WANDB_API_KEY": fake_wandb_key},
+    )
     for mode in ("managed", "cluster"):
-        opts = SkyOptions(wandb_mode="online", storage="s3://bucket/runs",
-                          cluster="archbench-pool" if mode == "cluster" else None)
+        opts = SkyOptions(
+            wandb_mode="online", storage="s3://bucket/runs", cluster="archbench-pool" if mode == "cluster" else None
+        )
         write_task_yaml(spec, opts, wandb_sandbox / "dry-run" / f"{mode}.yaml")
     with start_offline(run_dir) as tracker:
         tracker.log({"loss": 1.0}, step=0)

@@ -20,6 +20,7 @@ from benchmark.components.base import ObservationError, ObsSpec
 from benchmark.levels import get_level
 from benchmark.levels.base import LevelConfig
 from benchmark.policy import Policy
+from benchmark.tracking.wandb_tracker import Tracker
 from benchmark.training.checkpoint import CHECKPOINT, atomic_write_json, load_checkpoint
 from benchmark.training.ppo import sample_actions
 from benchmark.training.runtime import configure_threads, pick_device
@@ -125,6 +126,7 @@ def evaluate(
     threads: int | None = None,
     out: Path | None = None,
     architectures_module: str | None = None,
+    wandb_mode: str = "disabled",
 ) -> dict:
     """Evaluate a checkpoint in `run_dir` (policy 'trained') or the random policy on `level_name`."""
     if episodes < 1:
@@ -136,7 +138,7 @@ def evaluate(
         if level_name is None:
             raise ValueError("the random policy needs --level")
         level = get_level(level_name)
-        arch_name, ckpt_step = "random", 0
+        arch_name, ckpt_step, train_cfg = "random", 0, {}
 
         def make_actor(env: BatchedEnv):
             return RandomPolicy(env.spec.num_actions, seed)
@@ -149,7 +151,7 @@ def evaluate(
             load_architectures_module(module)
         level = get_level(level_name or ckpt["level"])
         arch = get_architecture(ckpt["architecture"])
-        arch_name, ckpt_step = ckpt["architecture"], ckpt["global_step"]
+        arch_name, ckpt_step, train_cfg = ckpt["architecture"], ckpt["global_step"], ckpt["train_config"]
         trained_spec = ObsSpec.from_dict(ckpt["obs_spec"])
 
         def make_actor(env: BatchedEnv):
@@ -173,6 +175,27 @@ def evaluate(
         "simulations": sims,
     }
     target = out or (Path(run_dir) / EVAL_FILE if run_dir else None)
+    run_id = train_cfg.get("run_id") or f"{arch_name}.{level.name}.s{train_cfg.get('seed', 0)}"
+    tracker = Tracker.start(
+        project=train_cfg.get("wandb_project", "archbench"),
+        group=train_cfg.get("experiment_id") or "adhoc",
+        job_type="eval",
+        run_id=run_id,
+        name=f"{run_id}.eval",
+        config={"architecture": arch_name, "level": level.name, "episodes": episodes, "policy": policy_kind},
+        tags=[arch_name, level.name],
+        mode=wandb_mode if policy_kind == "trained" else "disabled",
+        dir=Path(run_dir) if run_dir else Path(target).parent if target else Path("."),
+    )
+    flat = {
+        f"{sim}/{metric}": m[metric]["mean"]
+        for sim, m in sims.items()
+        for metric in ("reward_per_agent", "hearts_per_agent")
+    }
+    tracker.log(flat, step=ckpt_step)
+    tracker.summary(flat)
+    tracker.finish()
+    result["wandb"] = tracker.location()
     if target is not None:
         atomic_write_json(Path(target), result)
         result["path"] = str(target)

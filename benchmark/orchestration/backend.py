@@ -28,9 +28,7 @@ class BackendState(StrEnum):
     LOST = "lost"  # the backend no longer knows the handle
 
 
-TERMINAL_STATES = frozenset(
-    {BackendState.SUCCEEDED, BackendState.FAILED, BackendState.CANCELLED, BackendState.LOST}
-)
+TERMINAL_STATES = frozenset({BackendState.SUCCEEDED, BackendState.FAILED, BackendState.CANCELLED, BackendState.LOST})
 
 
 @dataclass(frozen=True)

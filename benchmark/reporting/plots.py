@@ -159,8 +159,7 @@ def interpolate_seeds(group: pd.DataFrame, metric: str, points: int = 100) -> tu
     stop = max(steps[-1] for steps, _ in curves)
     grid = np.linspace(start, stop, points if stop > start else 1)
     values = [
-        np.where((grid >= steps[0]) & (grid <= steps[-1]), np.interp(grid, steps, v), np.nan)
-        for steps, v in curves
+        np.where((grid >= steps[0]) & (grid <= steps[-1]), np.interp(grid, steps, v), np.nan) for steps, v in curves
     ]
     return grid, np.stack(values)
 

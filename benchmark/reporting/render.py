@@ -31,9 +31,7 @@ SECTION_TITLES: tuple[str, ...] = (
 
 
 # --- marl-eval ---
-def marl_eval_json(
-    scores: pd.DataFrame, curves: pd.DataFrame, metrics: tuple[str, ...] = METRICS
-) -> dict[str, Any]:
+def marl_eval_json(scores: pd.DataFrame, curves: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> dict[str, Any]:
     """marl-eval raw-data layout: "mettagrid" -> level -> architecture -> run_k -> step_i / absolute_metrics.
 
     step_i = {"step_count": agent steps, metric: [value]} from the training curve; absolute_metrics holds the
@@ -103,9 +101,7 @@ def _ranking_display(ranking: pd.DataFrame) -> pd.DataFrame:
 
 def _level_raw_display(level_raw: pd.DataFrame) -> pd.DataFrame:
     def spread(mean: float, std: float) -> str:
-        return (
-            "n/a" if not np.isfinite(mean) else f"{mean:.3f}" + (f" ± {std:.3f}" if np.isfinite(std) else "")
-        )
+        return "n/a" if not np.isfinite(mean) else f"{mean:.3f}" + (f" ± {std:.3f}" if np.isfinite(std) else "")
 
     return pd.DataFrame(
         {
@@ -114,16 +110,12 @@ def _level_raw_display(level_raw: pd.DataFrame) -> pd.DataFrame:
             "seeds ok": [f"{a}/{b}" for a, b in zip(level_raw["seeds_ok"], level_raw["seeds"], strict=True)],
             "reward/agent (mean ± sd)": [
                 spread(m, s)
-                for m, s in zip(
-                    level_raw["reward_per_agent_mean"], level_raw["reward_per_agent_std"], strict=True
-                )
+                for m, s in zip(level_raw["reward_per_agent_mean"], level_raw["reward_per_agent_std"], strict=True)
             ],
             "random reward": level_raw["random_reward_per_agent"].map(lambda v: _num(v, 3)),
             "hearts/agent (mean ± sd)": [
                 spread(m, s)
-                for m, s in zip(
-                    level_raw["hearts_per_agent_mean"], level_raw["hearts_per_agent_std"], strict=True
-                )
+                for m, s in zip(level_raw["hearts_per_agent_mean"], level_raw["hearts_per_agent_std"], strict=True)
             ],
             "random hearts": level_raw["random_hearts_per_agent"].map(lambda v: _num(v, 3)),
             "normalised": level_raw["normalized_mean"].map(_num),
@@ -137,8 +129,7 @@ def _improvement_display(improvement: pd.DataFrame) -> pd.DataFrame:
         return matrix
     cells = {(r.x, r.y): _ci(r.probability, r.low, r.high) for r in improvement.itertuples(index=False)}
     rows = [
-        {"P(row > column)": x} | {y: ("—" if x == y else cells[(x, y)]) for y in matrix.columns}
-        for x in matrix.index
+        {"P(row > column)": x} | {y: ("—" if x == y else cells[(x, y)]) for y in matrix.columns} for x in matrix.index
     ]
     return pd.DataFrame(rows)
 
@@ -186,9 +177,7 @@ def _notes(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> list[str
     return notes
 
 
-def _method_notes(
-    metric: str, confidence: float, reps: int, poi_reps: int, runs: str, levels: str
-) -> tuple[str, ...]:
+def _method_notes(metric: str, confidence: float, reps: int, poi_reps: int, runs: str, levels: str) -> tuple[str, ...]:
     """How the numbers were made, in words, with the counts a reader needs to judge them."""
     return (
         f"Normalisation (metric `{metric}`): per level, 0 is the uniform-random policy's score on the same "
@@ -241,9 +230,7 @@ def _sections(
     ranking, completeness = tables["ranking"], tables["completeness"]
     ok = scores[usable(scores)]
     grid = scores["architecture"].nunique() * scores["level"].nunique() * scores["seed"].nunique()
-    used = [
-        str(v) for v in tables["normalization"]["level"] if v not in set(tables["excluded_levels"]["level"])
-    ]
+    used = [str(v) for v in tables["normalization"]["level"] if v not in set(tables["excluded_levels"]["level"])]
     notes = _notes(scores, tables)
     summary: list = [
         Table(pd.DataFrame({"item": list(meta), "value": [str(v) for v in meta.values()]}), "Run metadata"),
@@ -317,9 +304,7 @@ def write_report(
     scores, curves, throughput = check_scores(scores), check_curves(curves), check_throughput(throughput)
     tables = build_tables(scores, throughput, metric, reps, poi_reps, confidence, seed)
     paths = {f"tables/{p.name}": p for p in write_csvs(tables, out / "tables")}
-    colors = plots.architecture_colors(
-        [*scores["architecture"], *curves["architecture"], *throughput["architecture"]]
-    )
+    colors = plots.architecture_colors([*scores["architecture"], *curves["architecture"], *throughput["architecture"]])
     fig = out / "figures"
     figures = {
         "ranking": plots.plot_ranking(tables["ranking"], fig / "ranking.png", colors, confidence),

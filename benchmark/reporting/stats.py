@@ -269,8 +269,7 @@ def interval_estimates(
     """method -> aggregate name -> Estimate; every call uses the same seed, so order never matters."""
     return {
         name: {
-            agg_name: stratified_bootstrap_ci(matrix, fn, reps, confidence, seed)
-            for agg_name, fn in aggregates.items()
+            agg_name: stratified_bootstrap_ci(matrix, fn, reps, confidence, seed) for agg_name, fn in aggregates.items()
         }
         for name, matrix in matrices.items()
     }

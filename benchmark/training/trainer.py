@@ -19,6 +19,7 @@ from benchmark.architectures import get_architecture, load_architectures_module
 from benchmark.levels import get_level
 from benchmark.levels.curriculum import LearningProgressCurriculum
 from benchmark.policy import Policy, count_parameters
+from benchmark.tracking.wandb_tracker import Tracker
 from benchmark.training.checkpoint import CHECKPOINT, atomic_write_json, load_checkpoint, save_checkpoint
 from benchmark.training.config import TrainConfig
 from benchmark.training.ppo import compute_gae, logprob_entropy, ppo_loss, sample_actions
@@ -51,7 +52,7 @@ def _trim_metrics(path: Path, max_step: int) -> None:
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
-def train(cfg: TrainConfig, tracker=None, progress=None) -> TrainResult:
+def train(cfg: TrainConfig, progress=None) -> TrainResult:
     # ---- setup -----------------------------------------------------------------------------------
     if cfg.architectures_module:
         load_architectures_module(cfg.architectures_module)
@@ -133,6 +134,22 @@ def train(cfg: TrainConfig, tracker=None, progress=None) -> TrainResult:
     next_reset = torch.ones(rows, dtype=torch.bool, device=device)
     state = policy.initial_state(rows, device)
 
+    run_id = cfg.run_id or f"{cfg.architecture}.{cfg.level}.s{cfg.seed}"
+    tracker = Tracker.start(
+        project=cfg.wandb_project,
+        group=cfg.experiment_id or "adhoc",
+        job_type="train",
+        run_id=run_id,
+        name=f"{run_id}.train",
+        config={
+            **cfg.model_dump(mode="json"),
+            "parameters": parameters,
+            "architecture_config": arch.model_dump(mode="json"),
+        },
+        tags=[cfg.architecture, cfg.level, f"seed{cfg.seed}"],
+        mode=cfg.wandb_mode,
+        dir=out,
+    )
     metrics_file = (out / METRICS).open("a")
     start = time.time()
     last_log = last_ckpt = start
@@ -230,8 +247,7 @@ def train(cfg: TrainConfig, tracker=None, progress=None) -> TrainResult:
                     line["hearts_per_agent"] = float(np.mean([e.hearts_per_agent for e in episodes]))
                 metrics_file.write(json.dumps(line) + "\n")
                 metrics_file.flush()
-                if tracker is not None:
-                    tracker.log(line, step=global_step)
+                tracker.log(line, step=global_step)
                 if progress is not None:
                     progress(global_step, cfg.timesteps, line)
                 episodes = []
@@ -240,6 +256,9 @@ def train(cfg: TrainConfig, tracker=None, progress=None) -> TrainResult:
                 checkpoint()
                 last_ckpt = now
         checkpoint()
+    except BaseException:
+        tracker.finish(exit_code=1)
+        raise
     finally:
         metrics_file.close()
         env.close()
@@ -253,6 +272,8 @@ def train(cfg: TrainConfig, tracker=None, progress=None) -> TrainResult:
         checkpoint=ckpt_path,
         resumed_from=resumed_from,
     )
+    tracker.summary({"agent_steps": global_step, "sps": result.sps, "wall_seconds": wall})
+    tracker.finish()
     atomic_write_json(
         out / SUMMARY,
         {
@@ -268,6 +289,7 @@ def train(cfg: TrainConfig, tracker=None, progress=None) -> TrainResult:
             "device": device.type,
             "threads": torch.get_num_threads(),
             "timing": timing,
+            "wandb": tracker.location(),
         },
     )
     return result

@@ -125,9 +125,7 @@ class SkyClient:
             raise RuntimeError(f"SkyPilot returned no job id for managed job {name!r}")
         return int(job_ids[0])
 
-    def queue(
-        self, job_ids: list[int] | None, refresh: bool = False, name: str | None = None
-    ) -> list[SkyJobRecord]:
+    def queue(self, job_ids: list[int] | None, refresh: bool = False, name: str | None = None) -> list[SkyJobRecord]:
         """One `sky.jobs.queue_v2` request for these ids (or for active jobs whose name contains `name`)."""
         import sky
 
@@ -332,9 +330,7 @@ class SkyBackend:
                 if cluster is None:
                     logs = await asyncio.to_thread(self.client.download_logs, job_id, Path(tmp))
                 else:
-                    logs = await asyncio.to_thread(
-                        self.client.download_cluster_logs, cluster, job_id, Path(tmp)
-                    )
+                    logs = await asyncio.to_thread(self.client.download_cluster_logs, cluster, job_id, Path(tmp))
             except (ControllerNotUp, ClusterMissing):
                 return None
             if not logs:
@@ -415,4 +411,3 @@ class SkyBackend:
             handle: _job_status(by_id.get(job_id), CLUSTER_STATES, f"job {job_id} on cluster {cluster}")
             for handle, job_id in jobs.items()
         }
-

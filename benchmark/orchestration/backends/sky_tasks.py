@@ -292,8 +292,7 @@ def setup_script(opts: SkyOptions) -> str:
         "|| (curl -LsSf https://astral.sh/uv/install.sh | sh)",
         f'[ -x "{REMOTE_VENV}/bin/python" ] || uv venv --python 3.11 "{REMOTE_VENV}"',
         f'export VIRTUAL_ENV="{REMOTE_VENV}"',
-        f"uv pip install --quiet {shlex.quote(torch_requirement())}"
-        f" --index-url {shlex.quote(opts.torch_index_url)}",
+        f"uv pip install --quiet {shlex.quote(torch_requirement())} --index-url {shlex.quote(opts.torch_index_url)}",
         f"uv pip install --quiet {project}",
         f'"{REMOTE_VENV}/bin/python" -c "import sys, torch; '
         "sys.exit(0 if torch.cuda.is_available() else 'torch ' + torch.__version__ + ' sees no GPU')\"",
