@@ -224,6 +224,27 @@ def list_(
     out.print(at)
 
 
+@app.command()
+@usage_errors
+def report(
+    experiment_id: Annotated[str, typer.Argument(help="the experiment to report on")],
+    output_dir: Annotated[Path, typer.Option(help="folder holding <experiment>/benchmark_results.json")] = Path(
+        "results"
+    ),
+    reps: Annotated[int, typer.Option(help="bootstrap repetitions for aggregate intervals")] = 50_000,
+) -> None:
+    """Statistics, plots and a report (md + self-contained html) from an experiment's results file."""
+    from benchmark.reporting.loader import build_report
+
+    _positive("reps", reps)
+    paths = build_report(experiment_id, output_dir, reps=reps)
+    console.print(
+        f"report written to {paths['report.md'].parent}: report.md, report.html, "
+        f"{sum(1 for k in paths if k.startswith('figures/'))} figures, "
+        f"{sum(1 for k in paths if k.startswith('tables/'))} CSV tables, marl_eval.json"
+    )
+
+
 def _progress(quiet: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),

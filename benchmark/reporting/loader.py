@@ -1,0 +1,159 @@
+"""From `benchmark_results.json` (and the runs' metrics files) to the report's three tidy frames.
+
+A task is a level's evaluation simulation: `level_1_basic` where a level has one, `level_3_medium/basic` and
+`level_3_medium/combat` where it has two, so a combat-only skill shows up as its own column. Every planned cell
+becomes a row: a run that did not finish keeps NaN scores and a status saying which phase failed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.errors import UsageError
+
+LEDGER = "benchmark_results.json"
+NAN = math.nan
+
+
+def task_name(level: str, sim: str, sims: list[str]) -> str:
+    return level if len(sims) == 1 else f"{level}/{sim}"
+
+
+def load_ledger(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise UsageError(f"no results file at {path}: run the benchmark first (or check --output-dir)")
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        raise UsageError(f"{path} is not valid JSON: refusing to report on it") from None
+    if not isinstance(data, dict) or data.get("format") != "archbench-results-v1":
+        raise UsageError(f"{path} is not an archbench results file (format {data.get('format')!r})")
+    return data
+
+
+def _resolve(path: str | None, fallback: Path) -> Path:
+    """Ledger paths may be relative to where the controller ran: prefer them, else the usual place."""
+    if path and Path(path).exists():
+        return Path(path)
+    return fallback
+
+
+def _cell_status(run: dict) -> str:
+    train, ev = run["training"], run["evaluation"]
+    if ev["status"] == "success" and ev.get("metrics"):
+        return "success"
+    if train["status"] != "success":
+        return f"training {train['status']}" + (f": {train['error']}" if train.get("error") else "")
+    return f"evaluation {ev['status']}" + (f": {ev['error']}" if ev.get("error") else "")
+
+
+def _simulations(run: dict, baselines: dict) -> list[str]:
+    for source in (run["evaluation"].get("metrics"), (baselines.get(run["level"]) or {}).get("metrics")):
+        if source:
+            return list(source["simulations"])
+    from benchmark.levels import LEVELS  # a run that never evaluated: ask the level itself
+
+    level = LEVELS.get(run["level"])
+    return list(level.evaluations) if level else ["basic"]
+
+
+def frames(ledger: dict[str, Any], root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(scores, curves, throughput) as `benchmark.reporting` documents them."""
+    baselines = ledger.get("baselines", {})
+    scores, curves, throughput = [], [], []
+    for run in ledger.get("runs", []):
+        arch, level, seed = run["architecture"], run["level"], int(run["seed"])
+        sims = _simulations(run, baselines)
+        status = _cell_status(run)
+        ev = run["evaluation"].get("metrics") or {}
+        base = (baselines.get(level) or {}).get("metrics") or {}
+        for sim in sims:
+            got = ev.get("simulations", {}).get(sim) if status == "success" else None
+            rnd = base.get("simulations", {}).get(sim)
+            scores.append(
+                {
+                    "architecture": arch,
+                    "level": task_name(level, sim, sims),
+                    "seed": seed,
+                    "status": status,
+                    "reward_per_agent": got["reward_per_agent"]["mean"] if got else NAN,
+                    "hearts_per_agent": got["hearts_per_agent"]["mean"] if got else NAN,
+                    "random_reward_per_agent": rnd["reward_per_agent"]["mean"] if rnd else NAN,
+                    "random_hearts_per_agent": rnd["hearts_per_agent"]["mean"] if rnd else NAN,
+                }
+            )
+        train = run["training"].get("metrics")
+        run_dir = root / "runs" / run["run_id"]
+        metrics_file = _resolve(train.get("metrics_file") if train else None, run_dir / "metrics.jsonl")
+        if metrics_file.is_file():
+            for line in metrics_file.read_text().splitlines():
+                point = json.loads(line) if line.strip() else {}
+                if "reward_per_agent" in point:
+                    curves.append(
+                        {
+                            "architecture": arch,
+                            "level": level,
+                            "seed": seed,
+                            "agent_steps": point["agent_steps"],
+                            "reward_per_agent": point["reward_per_agent"],
+                            "hearts_per_agent": point["hearts_per_agent"],
+                        }
+                    )
+        if train:
+            throughput.append(
+                {
+                    "architecture": arch,
+                    "level": level,
+                    "seed": seed,
+                    "parameters": train["parameters"],
+                    "train_sps": train["sps"],
+                    "train_seconds": train["wall_seconds"],
+                    "eval_seconds": run["evaluation"].get("duration_seconds") or NAN,
+                    "device": train.get("device") or "cpu",
+                }
+            )
+    score_cols = [
+        "architecture",
+        "level",
+        "seed",
+        "status",
+        "reward_per_agent",
+        "hearts_per_agent",
+        "random_reward_per_agent",
+        "random_hearts_per_agent",
+    ]
+    curve_cols = ["architecture", "level", "seed", "agent_steps", "reward_per_agent", "hearts_per_agent"]
+    tp_cols = ["architecture", "level", "seed", "parameters", "train_sps", "train_seconds", "eval_seconds", "device"]
+    return (
+        pd.DataFrame(scores, columns=score_cols),
+        pd.DataFrame(curves, columns=curve_cols),
+        pd.DataFrame(throughput, columns=tp_cols),
+    )
+
+
+def build_report(experiment_id: str, output_dir: Path = Path("results"), reps: int = 50_000) -> dict[str, Path]:
+    """Write `<output_dir>/<experiment_id>/report/` from the ledger; works on a partial ledger too."""
+    from benchmark.reporting.render import write_report
+
+    root = Path(output_dir) / experiment_id
+    ledger = load_ledger(root / LEDGER)
+    scores, curves, throughput = frames(ledger, root)
+    if scores.empty:
+        raise UsageError(f"{root / LEDGER} has no runs yet: nothing to report")
+    env = ledger.get("environment", {})
+    meta = {
+        "experiment": experiment_id,
+        "agent steps per run": f"{ledger.get('max_timesteps', 0):,}",
+        "started": ledger.get("start_time"),
+        "ended": ledger.get("end_time") or "not finished (partial report)",
+        "git commit": env.get("git_commit"),
+        "versions": f"python {env.get('python')}, torch {env.get('torch')}, mettagrid {env.get('mettagrid')}",
+    }
+    return write_report(
+        scores, curves, throughput, root / "report", f"archbench report: {experiment_id}", meta, reps=reps
+    )
