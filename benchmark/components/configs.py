@@ -121,8 +121,8 @@ class PerceiverConfig(EncoderConfig):
 class MemoryConfig(ComponentConfig):
     @property
     def kind(self) -> str:
-        """Shown by `archbench list`."""
-        raise NotImplementedError
+        """Shown by `archbench list`; subclasses name themselves (default: the class name without Config)."""
+        return type(self).__name__.removesuffix("Config").lower()
 
     def build(self, in_dim: int, spec: ObsSpec) -> Memory:
         raise NotImplementedError
