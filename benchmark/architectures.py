@@ -13,15 +13,121 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from benchmark.components.configs import CNNConfig, HeadsConfig, LSTMConfig
-from benchmark.policy import ArchitectureConfig
+from benchmark.components.configs import (
+    AGaLiTeConfig,
+    CNNConfig,
+    GTrXLConfig,
+    HeadsConfig,
+    LSTMConfig,
+    PerceiverConfig,
+    PufferConfig,
+    SlidingWindowConfig,
+    TransformerConfig,
+    TrXLConfig,
+)
+from benchmark.policy import ArchitectureConfig, TrainerHints
+
+# shared pieces of the reference chains (configs are frozen values: sharing them is safe)
+FAST_CNN = CNNConfig(channels=(64, 64), kernels=(5, 3), stride=3, out_dim=128)
+FAST_HEADS = HeadsConfig(actor_hidden=(512,), critic_hidden=(1024,))
+VIT_ENCODER = PerceiverConfig(latents=12, dim=64, heads=4, layers=2, frequencies=8)
+VIT_HEADS = HeadsConfig(actor_hidden=(256, 256), critic_hidden=(512,))
+# Attention memories are usually trained with a lower learning rate than LSTMs (CleanRL's TrXL uses 2.75e-4);
+# 5e-4 is a starting point, not tuned here.
+ATTENTION_HINTS = TrainerHints(learning_rate=5e-4)
 
 ARCHITECTURES: dict[str, ArchitectureConfig] = {
     "fast": ArchitectureConfig(
         description="tokens -> box -> CNN 64@5s3, 64@3 -> fc 128 -> LSTM 128x2 (fused) -> actor 512, critic 1024",
-        encoder=CNNConfig(channels=(64, 64), kernels=(5, 3), stride=3, out_dim=128),
+        encoder=FAST_CNN,
         memory=LSTMConfig(hidden=128, layers=2),
-        heads=HeadsConfig(actor_hidden=(512,), critic_hidden=(1024,)),
+        heads=FAST_HEADS,
+    ),
+    "fast_lstm_reset": ArchitectureConfig(
+        description="fast with the reset-aware LSTM (state zeroed at episode ends inside training sequences)",
+        encoder=FAST_CNN,
+        memory=LSTMConfig(hidden=128, layers=2, reset_in_sequence=True),
+        heads=FAST_HEADS,
+    ),
+    "fast_dynamics": ArchitectureConfig(
+        description="fast + reward and return prediction heads trained by their own loss (weight 0.5)",
+        encoder=FAST_CNN,
+        memory=LSTMConfig(hidden=128, layers=2),
+        heads=HeadsConfig(actor_hidden=(512,), critic_hidden=(1024,), dynamics=True),
+    ),
+    "puffer": ArchitectureConfig(
+        description="PufferLib default: box -> CNN 128@5s3, 128@3 -> 256 + centre-cell features -> 256 "
+        "-> LSTM 512 (fused) -> linear heads",
+        encoder=PufferConfig(),
+        memory=LSTMConfig(hidden=512, layers=1),
+        heads=HeadsConfig(actor_hidden=(), critic_hidden=()),
+    ),
+    "vit": ArchitectureConfig(
+        description="tokens -> feature embed + Fourier xy + value -> perceiver 12x64, 4 heads, 2 layers, mean "
+        "-> LSTM 32 (fused) -> actor 256x2, critic 512",
+        encoder=VIT_ENCODER,
+        memory=LSTMConfig(hidden=32),
+        heads=VIT_HEADS,
+    ),
+    "vit_reset": ArchitectureConfig(
+        description="vit with the reset-aware LSTM 32",
+        encoder=VIT_ENCODER,
+        memory=LSTMConfig(hidden=32, reset_in_sequence=True),
+        heads=VIT_HEADS,
+    ),
+    "vit_sliding": ArchitectureConfig(
+        description="vit encoder -> sliding-window transformer (obs, last reward, last action tokens per step; "
+        "32 wide, 2 layers, KV cache 80 tokens = 26 steps) -> vit heads",
+        encoder=VIT_ENCODER,
+        memory=SlidingWindowConfig(dim=32, layers=2, heads=2, ff_hidden=64, cache_tokens=80),
+        heads=VIT_HEADS,
+        hints=ATTENTION_HINTS,
+    ),
+    "transformer": ArchitectureConfig(
+        description="perceiver (1 layer) -> plain pre-norm causal transformer (64 wide, 2 layers, 4 heads, "
+        "learned positions, no gating, 32 steps) -> vit heads",
+        encoder=VIT_ENCODER.model_copy(update={"layers": 1}),
+        memory=TransformerConfig(dim=64, layers=2, heads=4, ff_hidden=128, memory=32),
+        heads=VIT_HEADS,
+        hints=ATTENTION_HINTS,
+    ),
+    "gtrxl": ArchitectureConfig(
+        description="vit encoder -> GTrXL (GRU gates, bias 2, pre-norm, relative attention; 32 wide, 1 layer, "
+        "2 heads, d_ff 128, memory 32) -> vit heads",
+        encoder=VIT_ENCODER,
+        memory=GTrXLConfig(dim=32, layers=1, heads=2, ff_hidden=128, memory=32, gate_bias=2.0),
+        heads=VIT_HEADS,
+        hints=ATTENTION_HINTS,
+    ),
+    "trxl": ArchitectureConfig(
+        description="vit encoder -> Transformer-XL (relative attention with u/v biases, pre-norm; 32 wide, "
+        "1 layer, 2 heads, d_ff 128, memory 32) -> vit heads",
+        encoder=VIT_ENCODER,
+        memory=TrXLConfig(dim=32, layers=1, heads=2, ff_hidden=128, memory=32),
+        heads=VIT_HEADS,
+        hints=ATTENTION_HINTS,
+    ),
+    "trxl_nvidia": ArchitectureConfig(
+        description="vit encoder -> NVIDIA-style Transformer-XL (post-norm; 40 wide, 1 layer, 2 heads, d_ff 160, "
+        "memory 16) -> vit heads",
+        encoder=VIT_ENCODER,
+        memory=TrXLConfig(dim=40, layers=1, heads=2, ff_hidden=160, memory=16, post_norm=True),
+        heads=VIT_HEADS,
+        hints=ATTENTION_HINTS,
+    ),
+    "agalite": ArchitectureConfig(
+        description="vit encoder -> AGaLiTe (gated linear attention; 32 wide, 3 layers, 4 heads, eta 6, rank 2) "
+        "-> vit heads",
+        encoder=VIT_ENCODER,
+        memory=AGaLiTeConfig(dim=32, layers=3, heads=4, head_dim=8, eta=6, rank=2, ff_hidden=128),
+        heads=VIT_HEADS,
+        hints=ATTENTION_HINTS,
+    ),
+    "memory_free": ArchitectureConfig(
+        description="vit encoder -> vit heads, no recurrence",
+        encoder=VIT_ENCODER,
+        memory=None,
+        heads=VIT_HEADS,
     ),
 }
 

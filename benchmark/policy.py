@@ -1,7 +1,10 @@
 """One policy contract for every architecture: encode -> memory -> heads.
 
-The trainer and evaluator call only `prepare`, `initial_state`, `forward` and `aux_loss`; there are no
-architecture-specific branches anywhere else.
+The trainer and evaluator call only `prepare`, `initial_state`, `forward`, `aux_loss` (and the evaluator
+`adapt`); there are no architecture-specific branches anywhere else.
+
+A policy is built for the observation spec it is trained on. `adapt(env_spec)` lets it read an environment
+whose feature table differs: token encoders remap features by name, box encoders raise ObservationError.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 from tensordict import TensorDict
 from torch import nn
 
-from benchmark.components.base import ObsSpec
+from benchmark.components.base import ObservationError, ObsSpec
 from benchmark.components.box import tokens_to_box
 from benchmark.components.configs import EncoderConfig, HeadsConfig, MemoryConfig
 from benchmark.components.heads import dynamics_loss
@@ -46,7 +49,7 @@ class Policy(nn.Module):
         self.observation = arch.encoder.observation
         encoder, embed_dim = arch.encoder.build(spec)
         self.encoder = nn.ModuleList(encoder)
-        self.memory = arch.memory.build(embed_dim) if arch.memory is not None else None
+        self.memory = arch.memory.build(embed_dim, spec) if arch.memory is not None else None
         core_dim = self.memory.out_dim if self.memory is not None else embed_dim
         self.heads = nn.ModuleList(arch.heads.build(core_dim, spec.num_actions))
         self.dynamics_coef = arch.heads.dynamics_coef if arch.heads.dynamics else 0.0
@@ -58,6 +61,10 @@ class Policy(nn.Module):
             if comp is None:  # the memory turns embed into core
                 if "embed" not in have:
                     raise ValueError("encoder chain does not produce 'embed'")
+                missing = set(self.memory.in_keys if self.memory is not None else ()) - have
+                if missing:
+                    name = type(self.memory).__name__
+                    raise ValueError(f"{name} reads {sorted(missing)}, which the encoder chain does not write")
                 have.add("core")
                 continue
             missing = set(comp.in_keys) - have
@@ -66,6 +73,20 @@ class Policy(nn.Module):
             have.update(comp.out_keys)
         if not {"logits", "value"} <= have:
             raise ValueError("heads must write 'logits' and 'value'")
+
+    def adapt(self, env: ObsSpec) -> None:
+        """Read observations described by `env` from now on (the policy was built for `self.spec`).
+
+        Raises ObservationError when it cannot: another action count, or a box encoder given a changed
+        feature table or window. Token encoders remap features by name (see components/tokens.py).
+        """
+        if env.num_actions != self.spec.num_actions:
+            raise ObservationError(
+                f"the policy was trained with {self.spec.num_actions} actions and the environment has "
+                f"{env.num_actions}; the action head cannot be remapped"
+            )
+        for comp in self.encoder:
+            comp.adapt(env)
 
     @property
     def recurrent(self) -> bool:
@@ -92,7 +113,8 @@ class Policy(nn.Module):
         embed = td["embed"]
         new_state = state
         if self.memory is not None:
-            core, mem = self.memory(embed.view(b, t, -1), reset, state["memory"])
+            inputs = {k: td[k].view(b, t, *td[k].shape[1:]) for k in self.memory.in_keys}
+            core, mem = self.memory(embed.view(b, t, -1), reset, state["memory"], **inputs)
             td["core"] = core.reshape(b * t, -1)
             new_state = TensorDict({"memory": mem}, batch_size=[b])
         else:

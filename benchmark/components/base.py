@@ -67,6 +67,13 @@ class Component(nn.Module):
     def forward(self, td: TensorDict) -> TensorDict:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def adapt(self, env: ObsSpec) -> None:
+        """Prepare to read observations described by `env` (the policy was built for its trained spec).
+
+        Parameter-free components that depend on the feature table override this: token shims remap
+        features by name, box encoders raise `ObservationError` when the table changed.
+        """
+
 
 class Memory(nn.Module):
     """A sequence module carrying per-row state the trainer stores without looking inside.
@@ -77,12 +84,13 @@ class Memory(nn.Module):
 
     exact_reset: bool = True
     out_dim: int
+    in_keys: tuple[str, ...] = ()  # per-step keys besides `x` (e.g. last_action), passed as keyword [B, T, ...]
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> TensorDict:
         raise NotImplementedError
 
     def forward(
-        self, x: torch.Tensor, reset: torch.Tensor, state: TensorDict
+        self, x: torch.Tensor, reset: torch.Tensor, state: TensorDict, **inputs: torch.Tensor
     ) -> tuple[torch.Tensor, TensorDict]:  # pragma: no cover - interface
         raise NotImplementedError
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDict
 
-from benchmark.components.base import Component, ObsSpec
+from benchmark.components.base import Component, ObservationError, ObsSpec
 
 PADDING = 0xFF
 GLOBAL = 0xFE
@@ -40,6 +40,23 @@ def tokens_to_box(tokens: torch.Tensor, num_features: int, window: int) -> torch
     return box[:, :scratch].view(n, window, window, num_features)
 
 
+def check_box_features(trained: ObsSpec, env: ObsSpec) -> None:
+    """Box encoders read features by position: a changed feature table would silently scramble them."""
+    if trained.feature_names != env.feature_names:
+        added = sorted(set(env.feature_names) - set(trained.feature_names))
+        removed = sorted(set(trained.feature_names) - set(env.feature_names))
+        raise ObservationError(
+            f"this box (CNN) policy was trained on {trained.num_features} observation features and the "
+            f"environment has {env.num_features} (added {added}, removed {removed}); box encoders must be "
+            "retrained when features change (attention encoders remap them by name)"
+        )
+    if trained.window != env.window:
+        raise ObservationError(
+            f"this box (CNN) policy was trained on a {trained.window}x{trained.window} window and the environment "
+            f"has {env.window}x{env.window}; box encoders must be retrained when the window changes"
+        )
+
+
 class BoxNormalize(Component):
     """uint8 NHWC box -> float NCHW box (channels-last strides) divided by each feature's normalisation."""
 
@@ -48,8 +65,12 @@ class BoxNormalize(Component):
 
     def __init__(self, spec: ObsSpec):
         super().__init__()
+        self.spec = spec
         inv = torch.tensor([1.0 / max(n, 1.0) for n in spec.normalizations], dtype=torch.float32)
         self.register_buffer("inv_norm", inv.view(1, -1, 1, 1), persistent=False)
+
+    def adapt(self, env: ObsSpec) -> None:
+        check_box_features(self.spec, env)
 
     def forward(self, td: TensorDict) -> TensorDict:
         # uint8 x float32 -> float32 in one pass; the permuted NHWC input keeps channels-last strides

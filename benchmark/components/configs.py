@@ -8,17 +8,28 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from benchmark.components.agalite import AGaLiTeMemory
 from benchmark.components.base import Component, Memory, ObsSpec
 from benchmark.components.box import BoxNormalize
-from benchmark.components.cnn import CNNEncoder
+from benchmark.components.cnn import CentreCellEncoder, CNNEncoder, Concat
+from benchmark.components.fourier import FourierTokenEmbed
+from benchmark.components.gtrxl import GTrXLMemory
 from benchmark.components.heads import ActorCritic, DynamicsHeads
-from benchmark.components.lstm import LSTMMemory
+from benchmark.components.lstm import LSTMMemory, ResetLSTMMemory
+from benchmark.components.perceiver import PerceiverEncoder
+from benchmark.components.sliding import TOKENS_PER_STEP, SlidingWindowMemory
+from benchmark.components.tokens import TokenShim
+from benchmark.components.transformer import TransformerMemory
+from benchmark.components.trxl import TrXLMemory
 
 
 class ComponentConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# ---- encoders: obs -> embed ------------------------------------------------------------------------------
 
 
 class EncoderConfig(ComponentConfig):
@@ -27,13 +38,6 @@ class EncoderConfig(ComponentConfig):
     observation: Literal["box", "tokens"] = "box"
 
     def build(self, spec: ObsSpec) -> tuple[list[Component], int]:
-        raise NotImplementedError
-
-
-class MemoryConfig(ComponentConfig):
-    kind: str = "memory"
-
-    def build(self, in_dim: int) -> Memory:
         raise NotImplementedError
 
 
@@ -51,14 +55,185 @@ class CNNConfig(EncoderConfig):
         return [BoxNormalize(spec), cnn], self.out_dim
 
 
+class PufferConfig(CNNConfig):
+    """PufferLib's MettaGrid encoder: CNN -> fc, plus the centre cell's features -> fc, concatenated."""
+
+    channels: tuple[int, int] = Field((128, 128), description="filters of the two conv layers")
+    out_dim: int = Field(256, ge=1, description="width of the fc layer after the convs")
+    self_dim: int = Field(256, ge=1, description="width of the centre-cell (self) feature layer")
+
+    def build(self, spec: ObsSpec) -> tuple[list[Component], int]:
+        cnn = CNNEncoder(
+            spec.num_features, spec.window, self.channels, self.kernels, self.stride, self.out_dim, out_key="cnn"
+        )
+        centre = CentreCellEncoder(spec.num_features, spec.window, self.self_dim)
+        return [BoxNormalize(spec), cnn, centre, Concat(("cnn", "self_embed"))], self.out_dim + self.self_dim
+
+
+class PerceiverConfig(EncoderConfig):
+    """Token shim -> feature-id embedding + Fourier (x, y) + value -> perceiver latents -> pooled embed."""
+
+    observation: Literal["box", "tokens"] = "tokens"
+    unknown_features: Literal["reserve", "drop"] = Field(
+        "reserve", description="features absent from the trained table: one reserved embedding, or dropped"
+    )
+    feature_dim: int = Field(16, ge=1, description="feature-id embedding width")
+    frequencies: int = Field(8, ge=1, description="Fourier frequencies per axis")
+    latents: int = Field(12, ge=1, description="learned latent vectors")
+    dim: int = Field(64, ge=1, description="latent width (the embed width)")
+    heads: int = Field(4, ge=1, description="attention heads")
+    layers: int = Field(2, ge=1, description="cross-attention layers")
+    ff_hidden: int = Field(192, ge=1, description="latent feed-forward hidden width")
+    self_attention: bool = Field(False, description="latent self-attention after each cross-attention")
+    cls_token: bool = Field(False, description="add a class-token latent")
+    pool: Literal["mean", "cls"] = Field("mean", description="mean of the latents, or the class token")
+
+    @model_validator(mode="after")
+    def _check(self) -> PerceiverConfig:
+        if self.observation != "tokens":
+            raise ValueError("a perceiver reads tokens: observation must be 'tokens'")
+        if self.dim % self.heads:
+            raise ValueError(f"perceiver dim {self.dim} is not divisible by {self.heads} heads")
+        if self.pool == "cls" and not self.cls_token:
+            raise ValueError("pool='cls' needs cls_token=True")
+        return self
+
+    def build(self, spec: ObsSpec) -> tuple[list[Component], int]:
+        shim = TokenShim(spec, self.unknown_features)
+        embed = FourierTokenEmbed(shim.table_size, shim.half, self.feature_dim, self.frequencies)
+        perceiver = PerceiverEncoder(
+            embed.out_dim,
+            self.latents,
+            self.dim,
+            self.heads,
+            self.layers,
+            self.ff_hidden,
+            self.self_attention,
+            self.cls_token,
+            self.pool,
+        )
+        return [shim, embed, perceiver], self.dim
+
+
+# ---- memories: embed [B, T, D] -> core [B, T, H] ------------------------------------------------------------
+
+
+class MemoryConfig(ComponentConfig):
+    @property
+    def kind(self) -> str:
+        """Shown by `archbench list`; subclasses name themselves (default: the class name without Config)."""
+        return type(self).__name__.removesuffix("Config").lower()
+
+    def build(self, in_dim: int, spec: ObsSpec) -> Memory:
+        raise NotImplementedError
+
+
 class LSTMConfig(MemoryConfig):
-    kind: str = "lstm"
-    hidden: int = Field(128, ge=1)
-    layers: int = Field(1, ge=1)
+    hidden: int = Field(128, ge=1, description="hidden size")
+    layers: int = Field(1, ge=1, description="stacked layers")
     reset_in_sequence: bool = Field(False, description="zero the state at episode ends inside training sequences")
 
-    def build(self, in_dim: int) -> Memory:
-        return LSTMMemory(in_dim, self.hidden, self.layers, self.reset_in_sequence)
+    @property
+    def kind(self) -> str:
+        return "lstm_reset" if self.reset_in_sequence else "lstm"
+
+    def build(self, in_dim: int, spec: ObsSpec) -> Memory:
+        cls = ResetLSTMMemory if self.reset_in_sequence else LSTMMemory
+        return cls(in_dim, self.hidden, self.layers)
+
+
+class WindowConfig(MemoryConfig):
+    """Sizes shared by the windowed transformer memories."""
+
+    dim: int = Field(32, ge=1, description="model width")
+    layers: int = Field(1, ge=1, description="blocks")
+    heads: int = Field(2, ge=1, description="attention heads")
+    ff_hidden: int = Field(128, ge=1, description="feed-forward hidden width")
+
+    @model_validator(mode="after")
+    def _check_heads(self) -> WindowConfig:
+        if self.dim % self.heads:
+            raise ValueError(f"dim {self.dim} is not divisible by {self.heads} heads")
+        return self
+
+
+class StepWindowConfig(WindowConfig):
+    memory: int = Field(32, ge=1, description="previous steps of the episode each step attends to")
+
+
+class TransformerConfig(StepWindowConfig):
+    """Plain pre-norm causal transformer, learned ring positions, no gating."""
+
+    @property
+    def kind(self) -> str:
+        return "transformer"
+
+    def build(self, in_dim: int, spec: ObsSpec) -> Memory:
+        return TransformerMemory(in_dim, self.dim, self.layers, self.heads, self.ff_hidden, self.memory)
+
+
+class SlidingWindowConfig(WindowConfig):
+    """Per-step observation, last-reward and last-action tokens; a KV window of `cache_tokens` tokens."""
+
+    cache_tokens: int = Field(80, ge=TOKENS_PER_STEP, description="KV cache in tokens (3 per step)")
+
+    @property
+    def kind(self) -> str:
+        return "sliding_window"
+
+    def build(self, in_dim: int, spec: ObsSpec) -> Memory:
+        steps = self.cache_tokens // TOKENS_PER_STEP
+        return SlidingWindowMemory(in_dim, spec.num_actions, self.dim, self.layers, self.heads, self.ff_hidden, steps)
+
+
+class TrXLConfig(StepWindowConfig):
+    """Transformer-XL: relative positional attention with u/v biases over a segment memory."""
+
+    post_norm: bool = Field(False, description="post-norm blocks (the NVIDIA implementation) instead of pre-norm")
+
+    @property
+    def kind(self) -> str:
+        return "trxl_postnorm" if self.post_norm else "trxl"
+
+    def build(self, in_dim: int, spec: ObsSpec) -> Memory:
+        return TrXLMemory(in_dim, self.dim, self.layers, self.heads, self.ff_hidden, self.memory, self.post_norm)
+
+
+class GTrXLConfig(StepWindowConfig):
+    """Gated Transformer-XL: pre-norm, GRU-type gates with bias `gate_bias`, relative attention."""
+
+    gate_bias: float = Field(2.0, description="initial bias of the update gate (positive: near identity)")
+
+    @property
+    def kind(self) -> str:
+        return "gtrxl"
+
+    def build(self, in_dim: int, spec: ObsSpec) -> Memory:
+        return GTrXLMemory(in_dim, self.dim, self.layers, self.heads, self.ff_hidden, self.memory, self.gate_bias)
+
+
+class AGaLiTeConfig(MemoryConfig):
+    """Approximate gated linear transformer: a recurrent state of fixed size, no window."""
+
+    dim: int = Field(32, ge=1, description="model width")
+    layers: int = Field(3, ge=1, description="layers")
+    heads: int = Field(4, ge=1, description="attention heads")
+    head_dim: int = Field(8, ge=1, description="width of each head")
+    eta: int = Field(6, ge=1, description="feature expansion of keys and queries")
+    rank: int = Field(2, ge=1, description="oscillators approximating the gated attention (r)")
+    ff_hidden: int = Field(128, ge=1, description="feed-forward hidden width")
+    gate_bias: float = Field(2.0, description="initial bias of the GRU gates")
+
+    @property
+    def kind(self) -> str:
+        return "agalite"
+
+    def build(self, in_dim: int, spec: ObsSpec) -> Memory:
+        sizes = (self.dim, self.layers, self.heads, self.head_dim, self.eta, self.rank, self.ff_hidden)
+        return AGaLiTeMemory(in_dim, *sizes, gate_bias=self.gate_bias)
+
+
+# ---- heads: core -> logits, value (and auxiliary predictions) -------------------------------------------------
 
 
 class HeadsConfig(ComponentConfig):

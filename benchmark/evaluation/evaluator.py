@@ -16,7 +16,7 @@ import torch
 from scipy import stats as sps
 
 from benchmark.architectures import get_architecture, load_architectures_module
-from benchmark.components.base import ObservationError, ObsSpec
+from benchmark.components.base import ObsSpec
 from benchmark.levels import get_level
 from benchmark.levels.base import LevelConfig
 from benchmark.policy import Policy
@@ -86,16 +86,17 @@ class TrainedPolicy:
         return sample_actions(out["logits"], gen).cpu().numpy()
 
 
-def check_features(trained: ObsSpec, env: ObsSpec, observation: str) -> None:
-    """Box encoders read features by position: a changed feature table would silently scramble them."""
-    if observation == "box" and trained.feature_names != env.feature_names:
-        added = sorted(set(env.feature_names) - set(trained.feature_names))
-        removed = sorted(set(trained.feature_names) - set(env.feature_names))
-        raise ObservationError(
-            f"this box (CNN) policy was trained on {trained.num_features} observation features and the "
-            f"environment has {env.num_features} (added {added}, removed {removed}); box encoders must be "
-            "retrained when features change (attention encoders remap them by name)"
-        )
+def load_policy(ckpt: dict, env_spec: ObsSpec, device: torch.device | str = "cpu") -> Policy:
+    """The checkpoint's policy, built for the spec it was trained on, then adapted to `env_spec`.
+
+    Token (attention) encoders remap features by name; box (CNN) encoders raise ObservationError when the
+    feature table or window changed (see `Policy.adapt`).
+    """
+    arch = get_architecture(ckpt["architecture"])
+    policy = Policy(arch, ObsSpec.from_dict(ckpt["obs_spec"]))
+    policy.load_state_dict(ckpt["model"])
+    policy.adapt(env_spec)
+    return policy.to(device)
 
 
 def run_episodes(level: LevelConfig, sim: str, episodes: int, make_actor) -> list[EpisodeResult]:
@@ -150,15 +151,11 @@ def evaluate(
         if module:
             load_architectures_module(module)
         level = get_level(level_name or ckpt["level"])
-        arch = get_architecture(ckpt["architecture"])
+        get_architecture(ckpt["architecture"])  # an unknown name fails before any environment is built
         arch_name, ckpt_step, train_cfg = ckpt["architecture"], ckpt["global_step"], ckpt["train_config"]
-        trained_spec = ObsSpec.from_dict(ckpt["obs_spec"])
 
         def make_actor(env: BatchedEnv):
-            check_features(trained_spec, env.spec, arch.encoder.observation)
-            policy = Policy(arch, env.spec if arch.encoder.observation != "box" else trained_spec).to(device)
-            policy.load_state_dict(ckpt["model"])
-            return TrainedPolicy(policy, device, env.num_rows, seed)
+            return TrainedPolicy(load_policy(ckpt, env.spec, device), device, env.num_rows, seed)
     else:
         raise ValueError(f"unknown policy {policy_kind!r}; valid: trained, random")
 

@@ -1,0 +1,45 @@
+"""Attention building blocks shared by the perceiver and the transformer memories."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.components.init import layer_init
+
+
+class Attention(nn.Module):
+    """Multi-head attention from `q_dim` queries to `kv_dim` keys/values, output `q_dim` (residual-ready)."""
+
+    def __init__(self, q_dim: int, kv_dim: int, dim: int, heads: int):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"attention width {dim} is not divisible by {heads} heads")
+        self.heads = heads
+        self.q = layer_init(nn.Linear(q_dim, dim), gain=1.0)
+        self.kv = layer_init(nn.Linear(kv_dim, 2 * dim), gain=1.0)
+        self.out = layer_init(nn.Linear(dim, q_dim), gain=1.0)
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:
+        """[N, L, H*d] -> [N, H, L, d]"""
+        return x.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x [N, Lq, q_dim], context [N, Lk, kv_dim], mask [N, Lq or 1, Lk] bool (True = may attend)."""
+        q = self.split(self.q(x))
+        k, v = (self.split(t) for t in self.kv(context).chunk(2, dim=-1))
+        attn_mask = mask.unsqueeze(1) if mask is not None else None
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        return self.out(y.transpose(1, 2).flatten(-2))
+
+
+def feed_forward(dim: int, hidden: int, act: type[nn.Module] = nn.GELU) -> nn.Sequential:
+    return nn.Sequential(layer_init(nn.Linear(dim, hidden)), act(), layer_init(nn.Linear(hidden, dim), gain=1.0))
+
+
+def sinusoid(positions: torch.Tensor, dim: int) -> torch.Tensor:
+    """Transformer-XL sinusoid embedding of (relative) positions [P] -> [P, dim]."""
+    inv = 1.0 / (10000 ** (torch.arange(0, dim, 2, dtype=torch.float32, device=positions.device) / dim))
+    angles = positions.float().unsqueeze(-1) * inv
+    return torch.cat((angles.sin(), angles.cos()), dim=-1)

@@ -1,0 +1,103 @@
+"""Token observation shim: strip padding, normalise values, remap feature ids to the trained table by name.
+
+A token is [location, feature id, value] (uint8). The shim turns a batch [N, K, 3] into per-token tensors
+trimmed to the longest row's valid tokens (observations hold 30-55 of 200 slots on level 1):
+- `tok_feature` [N, L] long: index into the TRAINED feature table; features the environment has and the
+  trained table lacks go to one reserved index (`unknown="reserve"`, the table then has one extra row)
+  or are dropped (`unknown="drop"`);
+- `tok_pos` [N, L, 2] float: (x, y) offset from the agent in half-windows of the trained window, so -1..1;
+  global tokens (location 0xFE) sit on the agent's own cell;
+- `tok_value` [N, L] float: value / the environment's normalisation of that feature;
+- `tok_mask` [N, L] bool: True for real tokens;
+- `last_action` [N] long and `last_reward` [N] float, read from the global tokens of those names (zeros
+  when the trained table has no such feature), for memories that make per-step tokens of them.
+
+The remap tables are buffers derived from the specs (not saved): `adapt(env_spec)` rebuilds them, so a
+checkpoint trained with one feature table reads an environment with another.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from tensordict import TensorDict
+
+from benchmark.components.base import Component, ObsSpec
+from benchmark.components.box import GLOBAL, PADDING
+
+DROPPED = -1
+FEATURE_IDS = 256  # uint8 feature ids
+
+
+class TokenShim(Component):
+    in_keys = ("obs",)
+    out_keys = ("tok_feature", "tok_pos", "tok_value", "tok_mask", "last_action", "last_reward")
+
+    def __init__(self, spec: ObsSpec, unknown: Literal["reserve", "drop"] = "reserve"):
+        super().__init__()
+        if spec.num_features >= FEATURE_IDS - 1:
+            raise ValueError(f"{spec.num_features} features do not fit uint8 feature ids")
+        self.trained = spec
+        self.unknown = unknown
+        self.table_size = spec.num_features + (1 if unknown == "reserve" else 0)
+        self.half = max(spec.window // 2, 1)
+        names = spec.feature_names
+        self.last_action_index = names.index("last_action") if "last_action" in names else DROPPED
+        self.last_reward_index = names.index("last_reward") if "last_reward" in names else DROPPED
+        self.register_buffer("feature_map", torch.zeros(FEATURE_IDS, dtype=torch.long), persistent=False)
+        self.register_buffer("inv_norm", torch.zeros(FEATURE_IDS), persistent=False)
+        self.env_centre = self.half
+        self.adapt(spec)
+
+    def adapt(self, env: ObsSpec) -> None:
+        """Map the environment's feature ids to the trained table by name; normalise by the environment's spec."""
+        index = {name: i for i, name in enumerate(self.trained.feature_names)}
+        missing = DROPPED if self.unknown == "drop" else self.trained.num_features
+        fmap = torch.full((FEATURE_IDS,), DROPPED, dtype=torch.long)
+        inv = torch.zeros(FEATURE_IDS)
+        for env_id, (name, norm) in enumerate(zip(env.feature_names, env.normalizations, strict=True)):
+            fmap[env_id] = index.get(name, missing)
+            inv[env_id] = 1.0 / max(norm, 1.0)
+        self.feature_map.copy_(fmap.to(self.feature_map.device))
+        self.inv_norm.copy_(inv.to(self.inv_norm.device))
+        self.env_centre = env.window // 2
+
+    def forward(self, td: TensorDict) -> TensorDict:
+        tokens = td["obs"]
+        loc = tokens[..., 0].long()
+        env_feature = tokens[..., 1].long()
+        feature = self.feature_map[env_feature]
+        mask = (loc != PADDING) & (feature != DROPPED)
+        # strip padding: keep the first L slots, L = the most real tokens in a row; MettaGrid packs real
+        # tokens first, so a (stable) sort is needed only when dropped features leave holes
+        count = mask.sum(1)
+        length = max(int(count.max()) if count.numel() else 1, 1)
+        if bool(mask[:, length:].any()):
+            order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)
+            loc, env_feature, feature, mask = (t.gather(1, order) for t in (loc, env_feature, feature, mask))
+            tokens = tokens.gather(1, order.unsqueeze(-1).expand_as(tokens))
+        loc, env_feature, feature, mask = (t[:, :length] for t in (loc, env_feature, feature, mask))
+        raw = tokens[:, :length, 2]
+        is_global = loc == GLOBAL
+        centre = self.env_centre
+        x = torch.where(is_global, centre, loc & 0x0F) - centre
+        y = torch.where(is_global, centre, loc >> 4) - centre
+        pos = torch.stack((x, y), dim=-1).float() / self.half
+        value = raw.float() * self.inv_norm[env_feature]
+        feature = feature.clamp(min=0)
+        td["tok_feature"] = feature
+        td["tok_pos"] = pos * mask.unsqueeze(-1)
+        td["tok_value"] = value * mask
+        td["tok_mask"] = mask
+        td["last_action"] = self._global_value(raw.long(), feature, mask & is_global, self.last_action_index)
+        td["last_reward"] = self._global_value(value, feature, mask & is_global, self.last_reward_index)
+        return td
+
+    @staticmethod
+    def _global_value(values: torch.Tensor, feature: torch.Tensor, is_global: torch.Tensor, index: int) -> torch.Tensor:
+        """The value of the global token with trained index `index` (0 where absent): [N, L] -> [N]."""
+        if index == DROPPED:
+            return torch.zeros(values.shape[0], dtype=values.dtype, device=values.device)
+        hit = is_global & (feature == index)
+        return (values * hit).sum(1)
