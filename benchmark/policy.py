@@ -15,7 +15,6 @@ from tensordict import TensorDict
 from torch import nn
 
 from benchmark.components.base import ObservationError, ObsSpec
-from benchmark.components.box import tokens_to_box
 from benchmark.components.configs import EncoderConfig, HeadsConfig, MemoryConfig
 from benchmark.components.heads import dynamics_loss
 
@@ -93,10 +92,12 @@ class Policy(nn.Module):
         return self.memory is not None
 
     def prepare(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Parameter-free observation preprocessing, cached by the trainer: [N, K, 3] uint8 -> [N, ...]."""
-        if self.observation == "box":
-            return tokens_to_box(tokens, self.spec.num_features, self.spec.window)
-        return tokens
+        """Parameter-free observation preprocessing, cached by the trainer: [N, K, 3] uint8 -> [N, ...].
+
+        The first encoder component decides (a dense box for BoxNormalize, the tokens themselves otherwise).
+        """
+        first = self.encoder[0]
+        return first.prepare(tokens) if hasattr(first, "prepare") else tokens
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> TensorDict:
         state = TensorDict({}, batch_size=[batch], device=device)

@@ -30,3 +30,31 @@ def test_box_matches_naive_scatter_on_real_observations():
     assert want.any()
     np.testing.assert_array_equal(got, want)
     env.close()
+
+
+def test_sparse_first_conv_equals_the_dense_cnn_on_real_observations():
+    from tensordict import TensorDict
+
+    from benchmark.components.box import BoxNormalize
+    from benchmark.components.cnn import CNNEncoder, ScatterCNNEncoder
+
+    env = BatchedEnv(LEVELS["level_1_basic"], 3, run_seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        env.step(rng.integers(0, 5, env.num_rows))
+    spec = env.spec
+    torch.manual_seed(0)
+    sparse = ScatterCNNEncoder(spec)
+    dense = CNNEncoder(spec.num_features, spec.window)
+    assert sparse.state_dict().keys() == dense.state_dict().keys()
+    dense.load_state_dict(sparse.state_dict())
+    tokens = torch.from_numpy(env.obs.copy())
+    norm = BoxNormalize(spec)
+    want = dense(norm(TensorDict({"obs": norm.prepare(tokens)}, batch_size=[len(tokens)])))["embed"]
+    got = sparse(TensorDict({"obs": tokens}, batch_size=[len(tokens)]))["embed"]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    # gradients agree too
+    want.sum().backward()
+    got.sum().backward()
+    torch.testing.assert_close(sparse.net[0].weight.grad, dense.net[0].weight.grad, atol=1e-4, rtol=1e-4)
+    env.close()

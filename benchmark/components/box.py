@@ -72,6 +72,9 @@ class BoxNormalize(Component):
     def adapt(self, env: ObsSpec) -> None:
         check_box_features(self.spec, env)
 
+    def prepare(self, tokens: torch.Tensor) -> torch.Tensor:
+        return tokens_to_box(tokens, self.spec.num_features, self.spec.window)
+
     def forward(self, td: TensorDict) -> TensorDict:
         # uint8 x float32 -> float32 in one pass; the permuted NHWC input keeps channels-last strides
         td["box"] = (td["obs"].permute(0, 3, 1, 2) * self.inv_norm).contiguous(memory_format=torch.channels_last)

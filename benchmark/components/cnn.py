@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from tensordict import TensorDict
 from torch import nn
 
-from benchmark.components.base import Component
+from benchmark.components.base import Component, ObsSpec
+from benchmark.components.box import GLOBAL, PADDING, check_box_features
 from benchmark.components.init import layer_init
 
 
@@ -81,4 +83,110 @@ class Concat(Component):
 
     def forward(self, td: TensorDict) -> TensorDict:
         td[self.out_keys[0]] = torch.cat([td[k] for k in self.in_keys], dim=-1)
+        return td
+
+
+class SparseRowsSum(torch.autograd.Function):
+    """out[b] = sum over entries e with bag[e] == b of value[e] * table[row[e]], and its gradient for `table`.
+
+    Both directions are one fused `embedding_bag` (entries grouped by output row going forward, by table row
+    going back), never materialising an [entries, channels] tensor; torch's own embedding_bag backward is
+    several times slower here.
+    """
+
+    @staticmethod
+    def forward(ctx, table: torch.Tensor, row: torch.Tensor, bag: torch.Tensor, value: torch.Tensor, bags: int):
+        order = torch.argsort(bag)
+        bag_sorted = bag[order]
+        offsets = torch.searchsorted(bag_sorted, torch.arange(bags, device=bag.device))
+        ctx.save_for_backward(row, bag, value)
+        ctx.table_rows = table.shape[0]
+        return F.embedding_bag(row[order], table, offsets, mode="sum", per_sample_weights=value[order])
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        row, bag, value = ctx.saved_tensors
+        order = torch.argsort(row)
+        row_sorted = row[order]
+        offsets = torch.searchsorted(row_sorted, torch.arange(ctx.table_rows, device=row.device))
+        grad_table = F.embedding_bag(
+            bag[order], grad_out.contiguous(), offsets, mode="sum", per_sample_weights=value[order]
+        )
+        return grad_table, None, None, None, None
+
+
+class ScatterCNNEncoder(CNNEncoder):
+    """CNNEncoder computed straight from tokens: the first convolution as a sparse sum over tokens.
+
+    A window holds about 26 non-empty (feature, cell) entries of the 11x11x32 box, so scattering tokens into a
+    dense box and convolving it spends almost all the first layer's work on zeros. Here each token adds its
+    kernel slice to the (at most four) output positions whose receptive field covers its cell: the same
+    function with the same parameters (its state dict equals CNNEncoder's), at a fraction of the cost. Two
+    tokens naming the same feature of the same cell would be summed where the box keeps one; MettaGrid emits
+    none (tested on real observations).
+    """
+
+    in_keys = ("obs",)
+
+    def __init__(self, spec: ObsSpec, **kwargs):
+        super().__init__(spec.num_features, spec.window, **kwargs)
+        conv: nn.Conv2d = self.net[0]
+        k, s = conv.kernel_size[0], conv.stride[0]
+        side = conv_out(spec.window, k, s)
+        self.spec = spec
+        self.window, self.kernel, self.side = spec.window, k, side
+        out_pos = torch.zeros(spec.window * spec.window, 4, dtype=torch.long)
+        k_off = torch.zeros_like(out_pos)
+        ok = torch.zeros_like(out_pos, dtype=torch.bool)
+        for r in range(spec.window):
+            for c in range(spec.window):
+                pairs = [
+                    (i * side + j, (r - i * s) * k + (c - j * s))
+                    for i in range(side)
+                    for j in range(side)
+                    if 0 <= r - i * s < k and 0 <= c - j * s < k
+                ]
+                if len(pairs) > 4:
+                    raise ValueError(f"stride {s} with kernel {k}: a cell feeds {len(pairs)} outputs (at most 4)")
+                for slot, (pos, off) in enumerate(pairs):
+                    out_pos[r * spec.window + c, slot], k_off[r * spec.window + c, slot] = pos, off
+                    ok[r * spec.window + c, slot] = True
+        self.register_buffer("out_pos", out_pos, persistent=False)
+        self.register_buffer("k_off", k_off, persistent=False)
+        self.register_buffer("pair_ok", ok, persistent=False)
+        inv = torch.tensor([1.0 / max(n, 1.0) for n in spec.normalizations], dtype=torch.float32)
+        self.register_buffer("inv_norm", inv, persistent=False)
+
+    def adapt(self, env: ObsSpec) -> None:
+        check_box_features(self.spec, env)
+
+    def first_conv(self, tokens: torch.Tensor) -> torch.Tensor:
+        """[N, K, 3] uint8 tokens -> conv1 pre-activation [N, C1, side, side] (channels-last strides)."""
+        n, k, _ = tokens.shape
+        w = self.window
+        loc = tokens[..., 0].long()
+        feat = tokens[..., 1].long()
+        centre = w // 2
+        is_global = loc == GLOBAL
+        row = torch.where(is_global, centre, loc >> 4)
+        col = torch.where(is_global, centre, loc & 0x0F)
+        valid = (loc != PADDING) & (feat < self.in_channels) & (row < w) & (col < w) & (tokens[..., 2] != 0)
+        idx = valid.view(-1).nonzero().squeeze(1)
+        agent = idx // k
+        f = feat.view(-1)[idx]
+        cell = (row * w + col).view(-1)[idx]
+        value = tokens[..., 2].reshape(-1)[idx].float() * self.inv_norm[f]
+        pick = self.pair_ok[cell].view(-1).nonzero().squeeze(1)
+        entry = pick // 4
+        conv: nn.Conv2d = self.net[0]
+        c1, kk, positions = conv.out_channels, self.kernel * self.kernel, self.side * self.side
+        table = conv.weight.permute(1, 2, 3, 0).reshape(self.in_channels * kk, c1)  # row f*kk + dy*k + dx
+        bag = agent[entry] * positions + self.out_pos[cell].view(-1)[pick]
+        row = f[entry] * kk + self.k_off[cell].view(-1)[pick]
+        out = SparseRowsSum.apply(table, row, bag, value[entry], n * positions)
+        out = out + conv.bias
+        return out.view(n, self.side, self.side, c1).permute(0, 3, 1, 2)
+
+    def forward(self, td: TensorDict) -> TensorDict:
+        td[self.out_keys[0]] = self.net[1:](self.first_conv(td["obs"]))
         return td

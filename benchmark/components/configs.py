@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from benchmark.components.agalite import AGaLiTeMemory
 from benchmark.components.base import Component, Memory, ObsSpec
 from benchmark.components.box import BoxNormalize
-from benchmark.components.cnn import CentreCellEncoder, CNNEncoder, Concat
+from benchmark.components.cnn import CentreCellEncoder, CNNEncoder, Concat, ScatterCNNEncoder
 from benchmark.components.fourier import FourierTokenEmbed
 from benchmark.components.gtrxl import GTrXLMemory
 from benchmark.components.heads import ActorCritic, DynamicsHeads
@@ -49,10 +49,15 @@ class CNNConfig(EncoderConfig):
     kernels: tuple[int, int] = Field((5, 3), description="kernel sizes")
     stride: int = Field(3, ge=1, description="stride of the first conv")
     out_dim: int = Field(128, ge=1, description="width of the fc layer after the convs")
+    sparse_first_conv: bool = Field(
+        True, description="compute the first conv straight from tokens (same function, far fewer FLOPs)"
+    )
 
     def build(self, spec: ObsSpec) -> tuple[list[Component], int]:
-        cnn = CNNEncoder(spec.num_features, spec.window, self.channels, self.kernels, self.stride, self.out_dim)
-        return [BoxNormalize(spec), cnn], self.out_dim
+        sizes = dict(channels=self.channels, kernels=self.kernels, stride=self.stride, out_dim=self.out_dim)
+        if self.sparse_first_conv:
+            return [ScatterCNNEncoder(spec, **sizes)], self.out_dim
+        return [BoxNormalize(spec), CNNEncoder(spec.num_features, spec.window, **sizes)], self.out_dim
 
 
 class PufferConfig(CNNConfig):
@@ -61,6 +66,7 @@ class PufferConfig(CNNConfig):
     channels: tuple[int, int] = Field((128, 128), description="filters of the two conv layers")
     out_dim: int = Field(256, ge=1, description="width of the fc layer after the convs")
     self_dim: int = Field(256, ge=1, description="width of the centre-cell (self) feature layer")
+    sparse_first_conv: bool = Field(False, description="off: the centre-cell features read the dense box")
 
     def build(self, spec: ObsSpec) -> tuple[list[Component], int]:
         cnn = CNNEncoder(
