@@ -165,4 +165,12 @@ def load_architectures_module(spec: str) -> None:
         sys.modules[name] = module
         module_spec.loader.exec_module(module)
     else:
-        importlib.import_module(spec)
+        try:
+            importlib.import_module(spec)
+        except ImportError as exc:
+            raise FileNotFoundError(f"architectures module {spec!r} cannot be imported ({exc})") from None
+
+
+def module_reference(spec: str) -> str:
+    """How jobs should name a user module: a .py path made absolute (jobs may run elsewhere), else as given."""
+    return str(Path(spec).resolve()) if spec.endswith(".py") else spec

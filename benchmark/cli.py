@@ -51,13 +51,14 @@ def train(
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Train one architecture on one level with PPO."""
-    from benchmark.architectures import get_architecture, load_architectures_module
+    from benchmark.architectures import get_architecture, load_architectures_module, module_reference
     from benchmark.levels import get_level
     from benchmark.training.config import TrainConfig
 
     _positive("timesteps", timesteps)
     if architectures_module:
         load_architectures_module(architectures_module)
+        architectures_module = module_reference(architectures_module)
     get_level(level)
     get_architecture(architecture)
     cfg = TrainConfig(

@@ -27,6 +27,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--minibatches", type=int, default=None)
     ap.add_argument("--learning-rate", type=float, default=None)
+    ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--out", type=Path, default=Path("results/learning"))
     args = ap.parse_args()
     run = args.out / f"{args.architecture}_{args.level}_s{args.seed}"
@@ -39,6 +40,7 @@ def main() -> None:
             timesteps=args.timesteps,
             out=run,
             minibatches=args.minibatches,
+            **({"epochs": args.epochs} if args.epochs else {}),
             learning_rate=args.learning_rate,
         )
     )

@@ -171,3 +171,19 @@ def test_curriculum_env_samples_tasks_and_learns_from_episodes():
         tasks.update(e.task for e in finished)
     assert cur.counts.sum() >= 12 and len(tasks) > 3
     env.close()
+
+
+def test_last_reward_token_carries_the_steps_reward():
+    env = BatchedEnv(LEVELS["level_1_basic"], 4, run_seed=0)
+    fid = env.spec.feature_names.index("last_reward")
+    rng = np.random.default_rng(0)
+    seen = 0
+    for _ in range(200):
+        env.step(rng.integers(0, 5, env.num_rows))
+        for row in np.flatnonzero(env.rewards > 0):
+            tok = env.obs[row]
+            value = tok[(tok[:, 1] == fid) & (tok[:, 0] == 0xFE), 2]
+            assert value.tolist() == [min(255, round(env.rewards[row] * 100))]
+            seen += 1
+    assert seen > 0
+    env.close()

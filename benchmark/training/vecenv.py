@@ -115,6 +115,9 @@ class BatchedEnv:
                 steps = max(1, level.max_steps * (slot + 1) // num_sims)
             self._start(slot, max_steps=steps)
         self.spec = self._make_spec()
+        names = self.spec.feature_names
+        self._reward_feature = names.index("last_reward") if "last_reward" in names else None
+        self._reward_scale = self.spec.normalizations[self._reward_feature] if self._reward_feature is not None else 0
 
     # ---- episodes ------------------------------------------------------------------------------
 
@@ -199,6 +202,7 @@ class BatchedEnv:
         finished: list[EpisodeResult] = []
         for sim in self._sims:
             sim._c_sim.step()
+        self._write_last_reward()
         done = self.terminals | self.truncations
         if done.any():
             per_sim = done.reshape(self.num_sims, self.agents)
@@ -207,6 +211,17 @@ class BatchedEnv:
                 if restart:
                     self._start(int(slot))
         return done, finished
+
+    def _write_last_reward(self) -> None:
+        """MettaGrid 0.26.22 emits the `last_reward` global token but always with value 0 (its rewards are
+        computed after observations are written): fill in the step's reward, scaled by the feature's
+        normalisation and clipped to a byte, so policies really see it."""
+        if self._reward_feature is None:
+            return
+        tokens = self.obs
+        rows, cols = np.nonzero((tokens[:, :, 1] == self._reward_feature) & (tokens[:, :, 0] == 0xFE))
+        value = np.clip(np.rint(self.rewards[rows] * self._reward_scale), 0, 255)
+        tokens[rows, cols, 2] = value.astype(tokens.dtype)
 
     def close(self) -> None:
         for sim in self._sims:
