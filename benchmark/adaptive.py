@@ -105,17 +105,20 @@ def resume_command() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Script entry point: bad flags of any kind are one line and exit 2, like every usage error here."""
-    import click
+    try:  # typer >= 0.26 bundles its own click
+        from typer._click.exceptions import UsageError
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click.exceptions import UsageError
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command(help=run.__doc__)(run)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="benchmark/adaptive.py", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
+    except UsageError as exc:
         print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
         raise SystemExit(2) from None
-    except click.exceptions.Abort:
+    except typer.Abort:
         raise SystemExit(130) from None
     raise SystemExit(code if isinstance(code, int) else 0)
 

@@ -172,6 +172,10 @@ def experiment_lock(path: Path) -> Iterator[None]:
 # ---- printing -------------------------------------------------------------------------------------------------
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
 def _duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"
@@ -193,9 +197,9 @@ def print_plan(console: Console, plan: Plan, options: ExperimentOptions, ledger:
     if options.skip_training:
         done |= {j.job_id for j in plan.jobs if j.role == Role.TRAIN}
     console.print(
-        f"experiment [bold]{plan.experiment_id}[/]: {len(plan.runs)} runs = {len(archs)} architectures x "
-        f"{len(levels)} levels x {options.seeds_per_level} seeds; {len(plan.jobs)} jobs ({kinds[Role.TRAIN]} train, "
-        f"{kinds[Role.EVAL]} eval, {kinds[Role.BASELINE]} random baseline); "
+        f"experiment [bold]{plan.experiment_id}[/]: {_n(len(plan.runs), 'run')} = {_n(len(archs), 'architecture')}"
+        f" x {_n(len(levels), 'level')} x {_n(options.seeds_per_level, 'seed')}; {len(plan.jobs)} jobs "
+        f"({kinds[Role.TRAIN]} train, {kinds[Role.EVAL]} eval, {kinds[Role.BASELINE]} random baseline); "
         f"{plan.timesteps:,} agent steps per run, {plan.agent_steps:,} in all"
         + (" (--skip-training: no training)" if options.skip_training else "")
     )
@@ -268,7 +272,7 @@ def run_experiment(
     from benchmark.orchestration.backends.local import available_cpus
     from benchmark.orchestration.factory import make_backend
 
-    console = console or Console()
+    console = console or Console(soft_wrap=True)  # long lines stay whole in logs
     archs, levels = resolve_names(options)
     plan = make_plan(options, archs, levels)
     existing = read_ledger(plan.paths.ledger, options.experiment_id)
