@@ -52,6 +52,10 @@ def call(capsys, *argv: str) -> tuple[int, str, str]:
         (["--experiment-id", "e", "--timesteps", "10", "--levels", ""], "--levels: Value error, needs at least one"),
         (["--experiment-id", "e", "--timesteps", "10", "--no-local"], "SkyPilot backend is not available yet"),
         (["--experiment-id", "e", "--timesteps", "10", "--bogus"], "No such option: --bogus"),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--architectures-module", "nope.py"],
+            "'nope.py' does not exist",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):

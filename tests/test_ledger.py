@@ -88,3 +88,26 @@ def test_refuses_corrupt_or_foreign_files_in_one_line(tmp_path, content, message
 
 def test_missing_file_is_a_new_experiment(tmp_path):
     assert read_ledger(tmp_path / "nope.json", "x") is None
+
+
+def test_incremental_rewrite_matches_a_full_one(tmp_path):
+    """Only touched runs are serialised again; the file must still equal a from-scratch serialisation."""
+    from orchestration_helpers import new_store, run_scheduler
+
+    from benchmark.orchestration.backends.fake import FakeBackend, FakeOutcome
+    from benchmark.orchestration.ledger import Ledger
+
+    plan = make_plan(tmp_path, archs=["a", "b", "c"], seeds=2)
+    store = new_store(plan)
+    outcome = run_scheduler(
+        plan,
+        store,
+        FakeBackend(
+            script=lambda s: FakeOutcome(duration=0.005, exit_code=s.attempt - 1 if s.job_id.endswith("0.train") else 0)
+        ),
+    )
+    assert outcome.complete
+    on_disk = Ledger.model_validate_json(plan.paths.ledger.read_text())
+    assert on_disk.model_dump(exclude={"updated_time"}) == store.ledger.model_dump(exclude={"updated_time"})
+    text = plan.paths.ledger.read_text()
+    assert text.count('\n{"run_id": ') == 0 and text.count('\n{"run_id":') == len(plan.runs)  # one line per run

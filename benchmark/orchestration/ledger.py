@@ -225,15 +225,15 @@ def read_ledger(path: Path, experiment_id: str | None = None) -> Ledger | None:
 class LedgerStore:
     """The in-memory ledger and its file.
 
-    Call `changed()` after every state change. The file is rewritten at once, unless the previous rewrite was
-    very recent: rewrites are spaced so that they take at most `duty` of the controller's time (a 500-run
-    ledger takes ~10 ms to write; 1,000 jobs finishing in a few seconds would otherwise spend all the time
-    rewriting it). Changes inside that short gap are written together at its end, and `flush()` writes
-    whatever is pending (the scheduler calls it before it exits or waits on anything long). A change lost to
-    a SIGKILL in that gap is harmless: a restarted controller checks each unfinished job's output files.
+    Call `changed(run_ids)` after every state change. The file is rewritten at once, unless the previous
+    rewrite was very recent: rewrites are spaced so that they take at most `duty` of the controller's time
+    (1,000 jobs finishing within seconds would otherwise spend all the time rewriting a 500-run ledger). Only
+    the runs named as changed are serialised again; the others reuse their last JSON line. Changes inside
+    that short gap are written together at its end, and `flush()` writes whatever is pending. A change lost
+    to a SIGKILL in that gap is harmless: a restarted controller checks each unfinished job's output files.
     """
 
-    def __init__(self, path: Path, ledger: Ledger, fsync: bool = True, duty: float = 0.1):
+    def __init__(self, path: Path, ledger: Ledger, fsync: bool = True, duty: float = 0.05):
         self.path = path
         self.ledger = ledger
         self.fsync = fsync
@@ -242,12 +242,26 @@ class LedgerStore:
         self.dirty = False
         self._next_allowed = 0.0
         self._timer: asyncio.TimerHandle | None = None
+        self._fragments: dict[str, str] = {}  # run_id -> that run's JSON line, valid until the run is touched
 
-    def save(self) -> None:
-        """Write now (atomically)."""
+    def render(self) -> str:
+        """The file's text: the header indented, then one line per run (re-serialised only when touched)."""
+        lines = []
+        for run in self.ledger.runs:
+            line = self._fragments.get(run.run_id)
+            if line is None:
+                line = self._fragments[run.run_id] = run.model_dump_json()
+            lines.append(line)
+        head = self.ledger.model_dump_json(indent=1, exclude={"runs"})
+        return head[: head.rindex("}")].rstrip() + ',\n "runs": [\n' + ",\n".join(lines) + "\n ]\n}\n"
+
+    def save(self, full: bool = True) -> None:
+        """Write now (atomically). `full`: serialise every run again; else only those `changed()` named."""
         start = time.monotonic()
+        if full:
+            self._fragments.clear()
         self.ledger.updated_time = now_iso()
-        atomic_write_text(self.path, self.ledger.model_dump_json(indent=1) + "\n", fsync=self.fsync)
+        atomic_write_text(self.path, self.render(), fsync=self.fsync)
         end = time.monotonic()
         self._next_allowed = end + (end - start) * (1.0 / self.duty - 1.0)
         self.writes += 1
@@ -256,24 +270,30 @@ class LedgerStore:
             self._timer.cancel()
             self._timer = None
 
-    def changed(self) -> None:
+    def changed(self, *run_ids: str) -> None:
+        """Records of these runs changed (none named: anything may have changed). Writes now or very soon."""
+        if run_ids:
+            for run_id in run_ids:
+                self._fragments.pop(run_id, None)
+        else:
+            self._fragments.clear()
         self.dirty = True
         delay = self._next_allowed - time.monotonic()
         if delay <= 0:
-            self.save()
+            self.save(full=False)
             return
         if self._timer is None:
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:
-                self.save()
+                self.save(full=False)
                 return
             self._timer = loop.call_later(delay, self.flush)
 
     def flush(self) -> None:
         self._timer = None
         if self.dirty:
-            self.save()
+            self.save(full=False)
 
 
 # ---- environment ---------------------------------------------------------------------------------------------

@@ -153,11 +153,17 @@ class Scheduler:
         self._running: dict[str, _Job] = {}  # handle -> job
         self._tasks: set[asyncio.Task] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._touched: set[str] = set()  # runs whose records changed since the last ledger write
 
     # ---- state changes (each one is written to the ledger) -----------------------------------------------
 
+    def _touch(self, job: _Job) -> None:
+        self._touched.add(job.planned.run_id)
+
     def _changed(self) -> None:
-        self.store.changed()
+        """Persist: the ledger re-serialises the touched runs (all of them if none was named)."""
+        self.store.changed(*self._touched)
+        self._touched.clear()
         self._wake()
 
     def _wake(self) -> None:
@@ -175,6 +181,7 @@ class Scheduler:
         self._wake()
 
     def _skip(self, job: _Job, reason: str) -> None:
+        self._touch(job)
         job.record.status = Status.SKIPPED
         job.record.error = reason
         self._emit(job, "skipped", reason)
@@ -183,12 +190,14 @@ class Scheduler:
                 self._skip(dep, f"not run: {job.planned.role} was skipped ({reason})")
 
     def _succeed(self, job: _Job, metrics: Any, note: str = "") -> None:
+        self._touch(job)
         job.record.status = Status.SUCCESS
         job.record.error = None
         job.record.metrics = metrics  # type: ignore[attr-defined]
         self._emit(job, "success", note)
         for dep in self.dependents.get(job.job_id, []):
             if dep.record.status != Status.SUCCESS and dep.job_id not in self._timers:
+                self._touch(dep)
                 dep.record.status = Status.PENDING
                 dep.record.error = None
                 self._make_ready(dep)
@@ -196,6 +205,7 @@ class Scheduler:
     def _fail_dependents(self, job: _Job) -> None:
         for dep in self.dependents.get(job.job_id, []):
             if dep.record.status != Status.SUCCESS:
+                self._touch(dep)
                 dep.record.status = Status.SKIPPED
                 dep.record.error = f"not run: its {job.planned.role} job failed"
                 self._emit(dep, "skipped", dep.record.error)
@@ -267,7 +277,8 @@ class Scheduler:
             )
             if parent_ok:
                 self._make_ready(job)
-        self.store.changed()
+        self._touched.clear()
+        self.store.changed()  # everything
         return reattach
 
     # ---- the loop ---------------------------------------------------------------------------------------
@@ -304,7 +315,7 @@ class Scheduler:
                 timer.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-            self.store.flush()
+            self.store.save()
         return self._outcome()
 
     def request_stop(self, force: bool = False) -> None:
@@ -337,15 +348,11 @@ class Scheduler:
                 await self._wait_event()
                 continue
             await self._sem.acquire()
-            if self.stopping or not self._ready:
+            job = None if self.stopping else self._pop_ready()
+            if job is None:
                 self._sem.release()
                 continue
-            _, _, job = heapq.heappop(self._ready)
-            job.queued = False
-            if job.record.status != Status.PENDING:  # skipped meanwhile
-                self._sem.release()
-                continue
-            job.active = job.holds_permit = True
+            job.holds_permit = True
             self._spawn(self._watch(job, reattached=False))
 
     def _spawn(self, coro) -> None:
@@ -359,28 +366,50 @@ class Scheduler:
             self.on_event("controller", "error", f"internal error: {task.exception()!r}")
         self._wake()
 
+    def _pop_ready(self) -> _Job | None:
+        """The best ready job still pending, claimed for a watcher (None if there is none)."""
+        while self._ready:
+            _, _, job = heapq.heappop(self._ready)
+            job.queued = False
+            if job.record.status == Status.PENDING:  # not skipped meanwhile
+                job.active = True
+                return job
+        return None
+
     async def _watch(self, job: _Job, reattached: bool) -> None:
-        """One job's life on one permit: submit (throttled), wait for the poller's verdict, record it."""
-        try:
-            if reattached:
-                job.handle = job.record.handle
-                job.started, job.started_wall = time.monotonic(), time.time()
-                self._emit(job, "reattached", f"handle {job.handle}")
-            elif not await self._submit(job):
-                return
-            job.future = asyncio.get_running_loop().create_future()
-            assert job.handle is not None
-            self._running[job.handle] = job
-            status = await job.future
-            self._running.pop(job.handle, None)
-            await self._finish(job, status)
-        finally:
-            job.active = False
-            if job.handle is not None:
-                self._running.pop(job.handle, None)
-            if job.holds_permit:
-                job.holds_permit = False
-                self._sem.release()
+        """Jobs' lives on one permit: submit (throttled), wait for the poller's verdict, record it; then, while the
+        permit is ours and a job is ready, hand the permit straight to it (no round trip through the dispatcher)."""
+        current: _Job | None = job
+        while current is not None:
+            job, current = current, None
+            try:
+                await self._run_one(job, reattached)
+            finally:
+                job.active = False
+                if job.handle is not None:
+                    self._running.pop(job.handle, None)
+                if job.holds_permit:
+                    job.holds_permit = False
+                    current = None if self.stopping else self._pop_ready()
+                    if current is None:
+                        self._sem.release()
+                    else:
+                        current.holds_permit = True
+            reattached = False
+
+    async def _run_one(self, job: _Job, reattached: bool) -> None:
+        if reattached:
+            job.handle = job.record.handle
+            job.started, job.started_wall = time.monotonic(), time.time()
+            self._emit(job, "reattached", f"handle {job.handle}")
+        elif not await self._submit(job):
+            return
+        job.future = asyncio.get_running_loop().create_future()
+        assert job.handle is not None
+        self._running[job.handle] = job
+        status = await job.future
+        self._running.pop(job.handle, None)
+        await self._finish(job, status)
 
     async def _submit(self, job: _Job) -> bool:
         rec = job.record
@@ -390,6 +419,7 @@ class Scheduler:
             hint = min(self.cap, len(self._running) + len(self._ready) + 1)
             if hasattr(self.backend, "concurrency_hint"):
                 self.backend.concurrency_hint = hint  # type: ignore[attr-defined]
+            self._touch(job)
             rec.attempts += 1
             job.session_attempts += 1
             rec.status, rec.error, rec.handle = Status.RUNNING, None, None
@@ -414,6 +444,7 @@ class Scheduler:
                 detail = f"submit failed: {type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
                 await self._finish(job, JobStatus(BackendState.FAILED, None, detail))
                 return False
+        self._touch(job)
         job.handle = rec.handle = rec.history[-1].handle = handle
         self._emit(job, "start", f"attempt {rec.attempts}")
         self._changed()
@@ -422,6 +453,7 @@ class Scheduler:
     # ---- verdicts ---------------------------------------------------------------------------------------
 
     def _close_attempt(self, job: _Job, outcome: str, exit_code: int | None, detail: str) -> None:
+        self._touch(job)
         rec = job.record
         ended = now_iso()
         duration = round(time.monotonic() - job.started, 3) if job.started else None
@@ -432,6 +464,7 @@ class Scheduler:
             att.exit_code, att.detail = exit_code, detail
 
     async def _finish(self, job: _Job, status: JobStatus) -> None:
+        self._touch(job)
         rec, p = job.record, job.planned
         if status.state == BackendState.SUCCEEDED or (
             status.state == BackendState.LOST and completed(p, self.plan.timesteps, self.plan.episodes)
@@ -492,8 +525,12 @@ class Scheduler:
     async def _poll_loop(self) -> None:
         last_stall_check = time.monotonic()
         stall_every = min(5.0, (self.config.stall_timeout or 60.0) / 4)
+        next_change_in = getattr(self.backend, "next_change_in", None)  # optional: a backend that knows when
         while True:
-            await asyncio.sleep(self.poll_interval)
+            delay = self.poll_interval
+            if next_change_in is not None and (hint := next_change_in()) is not None:
+                delay = min(delay, hint)
+            await asyncio.sleep(delay)
             waiting = {h: j for h, j in self._running.items() if j.future is not None and not j.future.done()}
             if not waiting:
                 continue

@@ -46,13 +46,15 @@ class FakeBackend:
     concurrency_hint: int = 0
     launches: list[tuple[str, int]] = field(default_factory=list)  # (job_id, attempt) per submit
     max_running: int = 0  # most jobs ever running at once, as seen by this backend
+    output_cpu_seconds: float = 0.0  # CPU spent writing the jobs' output files (the jobs' work, not the controller's)
     _jobs: dict[str, _Job] = field(default_factory=dict)
+    _live: dict[str, _Job] = field(default_factory=dict)  # not ended yet
     _running: int = 0
 
     async def submit(self, spec: JobSpec) -> str:
         handle = f"fake-{len(self.launches)}"
         self.launches.append((spec.job_id, spec.attempt))
-        self._jobs[handle] = _Job(spec, self.script(spec), time.monotonic())
+        self._jobs[handle] = self._live[handle] = _Job(spec, self.script(spec), time.monotonic())
         self._running += 1
         self.max_running = max(self.max_running, self._running)
         return handle
@@ -67,12 +69,19 @@ class FakeBackend:
                 continue
             if job.status is None and not job.outcome.hang and now - job.started >= job.outcome.duration:
                 code = job.outcome.exit_code
-                if code == 0 and job.outcome.write_outputs:
+                if code == 0 and job.outcome.write_outputs:  # what the job's own process did before exiting
+                    start = time.thread_time()
                     write_fake_outputs(job.spec.argv)
+                    self.output_cpu_seconds += time.thread_time() - start
                 state = BackendState.SUCCEEDED if code == 0 else BackendState.FAILED
                 self._end(job, JobStatus(state, code, "" if code == 0 else f"exit {code}"))
             out[handle] = job.status or JobStatus(BackendState.RUNNING)
         return out
+
+    def next_change_in(self) -> float | None:
+        """Seconds until the next running job ends (a fake knows; real backends are polled at their interval)."""
+        ends = [j.started + j.outcome.duration for j in self._live.values() if not j.outcome.hang]
+        return max(0.0, min(ends) - time.monotonic()) if ends else None
 
     async def cancel(self, handles: list[str]) -> None:
         for handle in handles:
@@ -89,6 +98,7 @@ class FakeBackend:
     def _end(self, job: _Job, status: JobStatus) -> None:
         job.status = status
         self._running -= 1
+        self._live = {h: j for h, j in self._live.items() if j is not job}
 
 
 # ---- what the real CLI would write -----------------------------------------------------------------------------
