@@ -310,7 +310,9 @@ def run_experiment(
         ledger.config = resolved.model_dump(mode="json", exclude={"dry_run"})
         ledger.environment = capture_environment(Path(__file__).resolve().parents[2])
         ledger.end_time = None
-        session = Session(started_at=now_iso(), command=resume_command, pid=os.getpid())
+        session = Session(
+            started_at=now_iso(), command=resume_command, pid=os.getpid(), git_commit=ledger.environment.git_commit
+        )
         ledger.sessions.append(session)
         merge_plan(ledger, plan)
         store = LedgerStore(plan.paths.ledger, ledger)

@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from benchmark.errors import UsageError
 
@@ -159,6 +159,7 @@ class Session(_Model):
     ended_at: str | None = None
     command: str
     pid: int
+    git_commit: str | None = None  # the code this session ran (a resume may run newer code)
     outcome: str = "running"  # running, complete, failed, interrupted, dry-run (never written), crashed = stays running
 
 
@@ -175,8 +176,12 @@ class Ledger(_Model):
     baselines: dict[str, BaselineRecord] = Field(default_factory=dict, description="random policy, per level")
     runs: list[RunRecord] = Field(default_factory=list)
 
+    _index: dict[str, RunRecord] = PrivateAttr(default_factory=dict)
+
     def run(self, run_id: str) -> RunRecord | None:
-        return next((r for r in self.runs if r.run_id == run_id), None)
+        if len(self._index) != len(self.runs):
+            self._index = {r.run_id: r for r in self.runs}
+        return self._index.get(run_id)
 
 
 def atomic_write_text(path: Path, text: str, fsync: bool = True) -> None:
