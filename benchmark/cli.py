@@ -246,6 +246,12 @@ def report(
     )
 
 
+# ---- `archbench run`: the experiment controller (same command as `python benchmark/adaptive.py`) ----------------
+from benchmark.adaptive import run as _run_experiment  # noqa: E402
+
+app.command("run")(_run_experiment)
+
+
 def _progress(quiet: bool) -> Progress:
     return Progress(
         TextColumn("{task.description}"),

@@ -1,4 +1,6 @@
-"""Job backends. Each module imports its heavy client library lazily, so importing a backend is cheap."""
+"""Job backends: local subprocesses (local.py), SkyPilot (sky.py), an in-process fake for tests (fake.py).
+
+Each module imports its heavy client library lazily, so importing a backend is cheap."""
 
 from __future__ import annotations
 

@@ -1,0 +1,127 @@
+"""Run a whole benchmark grid: `python benchmark/adaptive.py --experiment-id X --timesteps N --local`.
+
+The same command is `archbench run ...`. Every (architecture, level, seed) becomes a run: a training job, then
+an evaluation job; each level also gets one random-policy baseline. Results: <output-dir>/X/benchmark_results.json.
+Re-running the same command resumes: finished jobs are not run again.
+
+    python benchmark/adaptive.py --recipe smoke                       # the small README example (~2 min on 2 cores)
+    python benchmark/adaptive.py --experiment-id demo --timesteps 200000 --local --max-parallel 2 \\
+        --architectures fast --levels level_1_basic --seeds-per-level 2
+    python benchmark/adaptive.py --recipe full --dry-run               # the plan and a time estimate only
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated
+
+if __name__ == "__main__":  # run as a script: import the package from the project root, not from benchmark/
+    _root = str(Path(__file__).resolve().parent.parent)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+    sys.path.insert(0, _root)
+    os.environ.setdefault("METTAGRID_LOG_LEVEL", "WARNING")
+
+import typer  # noqa: E402
+
+from benchmark.errors import usage_errors  # noqa: E402
+
+
+@usage_errors
+def run(
+    experiment_id: Annotated[str | None, typer.Option(help="names the experiment: <output-dir>/<id>/")] = None,
+    timesteps: Annotated[int | None, typer.Option(help="agent steps per training run")] = None,
+    local: Annotated[bool | None, typer.Option("--local/--no-local", help="run jobs on this machine")] = None,
+    max_parallel: Annotated[
+        int | None, typer.Option(help="jobs at once, train and eval both count (default min(4, cpus) locally)")
+    ] = None,
+    seeds_per_level: Annotated[int | None, typer.Option(help="seeds per cell (default 3)")] = None,
+    architectures: Annotated[str | None, typer.Option(help="comma-separated names (default all)")] = None,
+    levels: Annotated[str | None, typer.Option(help="comma-separated names (default all)")] = None,
+    skip_training: Annotated[
+        bool | None, typer.Option("--skip-training", help="only evaluate the checkpoints the runs already have")
+    ] = None,
+    retries: Annotated[int | None, typer.Option(help="retries per failed job (default 2)")] = None,
+    retry_backoff: Annotated[
+        float | None, typer.Option(help="seconds before a first retry, doubling (default 10)")
+    ] = None,
+    output_dir: Annotated[Path | None, typer.Option(help="where experiments go (default results)")] = None,
+    wandb_mode: Annotated[
+        str | None, typer.Option(help="offline, online or disabled (default offline with --local)")
+    ] = None,
+    dry_run: Annotated[bool | None, typer.Option("--dry-run", help="print the plan and launch nothing")] = None,
+    recipe: Annotated[
+        str | None, typer.Option(help="a named experiment: recipes/NAME.toml (smoke, quick, full); flags override it")
+    ] = None,
+    episodes: Annotated[int | None, typer.Option(help="evaluation episodes per simulation (default 16)")] = None,
+    architectures_module: Annotated[
+        str | None, typer.Option(help="module or .py file that registers more architectures")
+    ] = None,
+    stall_timeout: Annotated[
+        float | None, typer.Option(help="kill and retry a job silent for this many seconds (default 900)")
+    ] = None,
+    jobs_per_gpu: Annotated[int | None, typer.Option(help="local jobs sharing one GPU (default 1)")] = None,
+) -> None:
+    """Train and evaluate every architecture on every level over several seeds; resumable, crash-safe."""
+    from benchmark.orchestration.controller import run_experiment
+    from benchmark.orchestration.options import resolve_options
+
+    options = resolve_options(
+        {
+            "experiment_id": experiment_id,
+            "timesteps": timesteps,
+            "local": local,
+            "max_parallel": max_parallel,
+            "seeds_per_level": seeds_per_level,
+            "architectures": architectures,
+            "levels": levels,
+            "skip_training": skip_training,
+            "retries": retries,
+            "retry_backoff": retry_backoff,
+            "output_dir": output_dir,
+            "wandb_mode": wandb_mode,
+            "dry_run": dry_run,
+            "recipe": recipe,
+            "episodes": episodes,
+            "architectures_module": architectures_module,
+            "stall_timeout": stall_timeout,
+            "jobs_per_gpu": jobs_per_gpu,
+        }
+    )
+    code = run_experiment(options, resume_command())
+    if code:
+        raise typer.Exit(code)
+
+
+def resume_command() -> str:
+    """The command line that started this controller, as the user typed it (to resume with)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "adaptive.py":
+        return shlex.join(["python", *sys.argv])
+    return shlex.join(["archbench", *sys.argv[1:]])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Script entry point: bad flags of any kind are one line and exit 2, like every usage error here."""
+    try:  # typer >= 0.26 bundles its own click
+        from typer._click.exceptions import UsageError
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click.exceptions import UsageError
+
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command(help=run.__doc__)(run)
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="benchmark/adaptive.py", standalone_mode=False)
+    except UsageError as exc:
+        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except typer.Abort:
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

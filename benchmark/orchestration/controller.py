@@ -1,0 +1,385 @@
+"""The experiment controller behind `python benchmark/adaptive.py` and `archbench run`.
+
+options -> validated names -> plan -> ledger (new, or the one to resume) -> backend -> scheduler, with a live grid,
+Ctrl-C handling and a final account of where everything went.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import statistics
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.errors import UsageError
+from benchmark.orchestration.backend import Backend
+from benchmark.orchestration.ledger import (
+    LEDGER_FORMAT,
+    BaselineRecord,
+    EvaluationRecord,
+    Ledger,
+    LedgerStore,
+    RunRecord,
+    Session,
+    Status,
+    TrainingRecord,
+    capture_environment,
+    now_iso,
+    read_ledger,
+)
+from benchmark.orchestration.options import ExperimentOptions
+from benchmark.orchestration.plan import LEDGER_NAME, Plan, Role, Throughput, build_plan, estimate_makespan
+from benchmark.orchestration.progress import Reporter
+from benchmark.orchestration.scheduler import Outcome, Scheduler, SchedulerConfig, record_for
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+BUDGET_KEYS = ("timesteps", "episodes")  # an experiment's budget: fixed once it has started
+
+
+# ---- options -> names -----------------------------------------------------------------------------------------
+
+
+def resolve_names(options: ExperimentOptions) -> tuple[list[str], list[str]]:
+    """Architecture and level names, checked against the registries (UsageError listing the valid ones)."""
+    from benchmark.architectures import ARCHITECTURES, load_architectures_module
+    from benchmark.levels import LEVELS
+
+    if options.architectures_module:
+        try:
+            load_architectures_module(options.architectures_module)
+        except (ImportError, FileNotFoundError, ValueError, TypeError) as exc:
+            raise UsageError(f"--architectures-module {options.architectures_module}: {exc}") from None
+    archs = options.architectures or list(ARCHITECTURES)
+    levels = options.levels or list(LEVELS)
+    bad = [a for a in archs if a not in ARCHITECTURES]
+    if bad:
+        plural = "s" * (len(bad) > 1)
+        raise UsageError(f"unknown architecture{plural} {', '.join(bad)}; valid: {', '.join(ARCHITECTURES)}")
+    bad = [lv for lv in levels if lv not in LEVELS]
+    if bad:
+        raise UsageError(f"unknown level{'s' * (len(bad) > 1)} {', '.join(bad)}; valid: {', '.join(LEVELS)}")
+    return archs, levels
+
+
+def measured_throughput(output_dir: Path) -> Throughput:
+    """Median training SPS and eval seconds per (architecture, level) over every ledger under output_dir."""
+    sps: dict[tuple[str, str], list[float]] = defaultdict(list)
+    evals: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for path in sorted(Path(output_dir).glob(f"*/{LEDGER_NAME}")):
+        try:
+            raw = json.loads(path.read_text())
+            if raw.get("format") != LEDGER_FORMAT:
+                continue
+            for run in raw.get("runs", []):
+                key = (run["architecture"], run["level"])
+                tr, ev = run.get("training", {}), run.get("evaluation", {})
+                if tr.get("status") == "success" and (tr.get("metrics") or {}).get("sps"):
+                    sps[key].append(float(tr["metrics"]["sps"]))
+                if ev.get("status") == "success" and ev.get("duration_seconds"):
+                    evals[key].append(float(ev["duration_seconds"]))
+            for level, base in raw.get("baselines", {}).items():
+                if base.get("status") == "success" and base.get("duration_seconds"):
+                    evals[("random", level)].append(float(base["duration_seconds"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # an unreadable ledger only costs us an estimate
+    return Throughput(
+        train_sps={k: statistics.median(v) for k, v in sps.items()},
+        eval_seconds={k: statistics.median(v) for k, v in evals.items()},
+    )
+
+
+def make_plan(options: ExperimentOptions, archs: list[str], levels: list[str]) -> Plan:
+    return build_plan(
+        experiment_id=options.experiment_id,
+        root=Path(options.output_dir) / options.experiment_id,
+        architectures=archs,
+        levels=levels,
+        seeds=list(range(options.seeds_per_level)),
+        timesteps=options.timesteps,
+        episodes=options.episodes,
+        wandb_mode=options.wandb_mode or ("offline" if options.local else "online"),
+        architectures_module=options.architectures_module,
+        throughput=measured_throughput(options.output_dir),
+    )
+
+
+# ---- the ledger -----------------------------------------------------------------------------------------------
+
+
+def check_budget(ledger: Ledger, options: ExperimentOptions) -> None:
+    for key in BUDGET_KEYS:
+        before = ledger.config.get(key)
+        now = getattr(options, key)
+        if before is not None and before != now:
+            raise UsageError(
+                f"experiment {options.experiment_id} was started with --{key} {before}, not {now}: "
+                f"resume with the same --{key}, or start another --experiment-id"
+            )
+
+
+def merge_plan(ledger: Ledger, plan: Plan) -> None:
+    """Add records for the plan's runs and baselines the ledger lacks (a new or extended grid)."""
+    for job in plan.jobs:
+        if job.role == Role.BASELINE and job.level not in ledger.baselines:
+            ledger.baselines[job.level] = BaselineRecord(
+                job_id=job.job_id, level=job.level, command=job.command, log=str(job.log_path)
+            )
+    for run in plan.runs:
+        if ledger.run(run.run_id) is None:
+            train, ev = plan.job(f"{run.run_id}.train"), plan.job(f"{run.run_id}.eval")
+            ledger.runs.append(
+                RunRecord(
+                    run_id=run.run_id,
+                    architecture=run.architecture,
+                    level=run.level,
+                    seed=run.seed,
+                    run_dir=str(run.run_dir),
+                    training=TrainingRecord(job_id=train.job_id, command=train.command, log=str(train.log_path)),
+                    evaluation=EvaluationRecord(job_id=ev.job_id, command=ev.command, log=str(ev.log_path)),
+                )
+            )
+    for job in plan.jobs:  # the command may change with new options (wandb mode); keep it current
+        record_for(ledger, job).command = job.command
+
+
+@contextlib.contextmanager
+def experiment_lock(path: Path) -> Iterator[None]:
+    """One controller per experiment: a second one would launch the same jobs again. Freed even by SIGKILL."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = Path(path).read_text().strip() or "?"
+            raise UsageError(f"another controller (pid {holder}) is running this experiment ({path.parent})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+# ---- printing -------------------------------------------------------------------------------------------------
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def print_plan(console: Console, plan: Plan, options: ExperimentOptions, ledger: Ledger | None, cap: int) -> None:
+    archs = list(dict.fromkeys(r.architecture for r in plan.runs))
+    levels = list(dict.fromkeys(r.level for r in plan.runs))
+    kinds = {role: sum(j.role == role for j in plan.jobs) for role in (Role.TRAIN, Role.EVAL, Role.BASELINE)}
+    done = set()
+    if ledger is not None:
+        for job in plan.jobs:
+            with contextlib.suppress(KeyError):
+                if record_for(ledger, job).status == Status.SUCCESS:
+                    done.add(job.job_id)
+    if options.skip_training:
+        done |= {j.job_id for j in plan.jobs if j.role == Role.TRAIN}
+    console.print(
+        f"experiment [bold]{plan.experiment_id}[/]: {_n(len(plan.runs), 'run')} = {_n(len(archs), 'architecture')}"
+        f" x {_n(len(levels), 'level')} x {_n(options.seeds_per_level, 'seed')}; {len(plan.jobs)} jobs "
+        f"({kinds[Role.TRAIN]} train, {kinds[Role.EVAL]} eval, {kinds[Role.BASELINE]} random baseline); "
+        f"{plan.timesteps:,} agent steps per run, {plan.agent_steps:,} in all"
+        + (" (--skip-training: no training)" if options.skip_training else "")
+    )
+    console.print(f"architectures: {', '.join(archs)}\nlevels: {', '.join(levels)}")
+    console.print(f"results: {plan.paths.root} ({'resuming: ' + str(len(done)) + ' jobs done' if ledger else 'new'})")
+    table = Table(title="launch order (breadth-first over seeds, longest first)", title_justify="left")
+    for col in ("#", "job", "estimate", "state"):
+        table.add_column(col)
+    todo = [j for j in plan.jobs if j.job_id not in done]
+    for i, job in enumerate(todo[:30], 1):
+        est = _duration(job.estimate_seconds) if job.estimate_seconds is not None else "unknown"
+        table.add_row(str(i), job.job_id, est, "pending")
+    if len(todo) > 30:
+        table.add_row("...", f"{len(todo) - 30} more", "", "")
+    console.print(table)
+    seconds, unknown = estimate_makespan(plan, cap, skip=done)
+    if not todo:
+        console.print("time estimate: nothing left to run")
+    elif not unknown:
+        console.print(f"time estimate: ~{_duration(seconds)} at --max-parallel {cap} (from measured throughput)")
+    elif len(unknown) < len(todo):
+        console.print(
+            f"time estimate: at least ~{_duration(seconds)} at --max-parallel {cap}; unknown for "
+            f"{len(unknown)} of {len(todo)} jobs (no measured throughput yet)"
+        )
+    else:
+        console.print("time estimate: unknown (no earlier ledger under the output folder has measured throughput)")
+
+
+def print_summary(console: Console, plan: Plan, ledger: Ledger, outcome: Outcome, resume: str) -> None:
+    runs = [ledger.run(r.run_id) for r in plan.runs]
+    evaluated = sum(r is not None and r.evaluation.status == Status.SUCCESS for r in runs)
+    console.print(
+        f"\n{evaluated}/{len(runs)} runs evaluated; jobs: {outcome.succeeded} succeeded, {outcome.failed} failed, "
+        f"{outcome.skipped} skipped, {outcome.pending} not finished; {outcome.launches} launched this session"
+    )
+    problems = [
+        (job.job_id, rec.status.value, rec.error)
+        for job in plan.jobs
+        if (rec := record_for(ledger, job)).status in (Status.FAILED, Status.SKIPPED)
+        and rec.error
+        and not rec.error.startswith("--skip-training: not trained")
+    ]
+    for job_id, status, error in problems[:20]:
+        console.print(f"  [red]{status}[/] {job_id}: {error}", highlight=False, soft_wrap=True)
+    if len(problems) > 20:
+        console.print(f"  ... and {len(problems) - 20} more (see the ledger)")
+    paths = plan.paths
+    console.print(f"ledger:      {paths.ledger}")
+    console.print(f"run folders: {paths.root / 'runs'}/<run id> (checkpoint.pt, metrics.jsonl, eval.json)")
+    console.print(f"baselines:   {paths.root / 'baselines'}/<level>.json")
+    console.print(f"logs:        {paths.logs}/<job id>.log")
+    if outcome.interrupted:
+        console.print(f"[yellow]interrupted[/]: resume with\n  {resume}", highlight=False, soft_wrap=True)
+    elif outcome.failed or outcome.pending:
+        console.print(f"re-running the same command retries what failed:\n  {resume}", highlight=False, soft_wrap=True)
+
+
+# ---- the run --------------------------------------------------------------------------------------------------
+
+
+def run_experiment(
+    options: ExperimentOptions,
+    resume_command: str,
+    backend: Backend | None = None,
+    console: Console | None = None,
+    live: bool | None = None,
+) -> int:
+    """Plan, then (unless --dry-run) run the experiment to the end, an error, or Ctrl-C. Returns the exit code."""
+    from benchmark.orchestration.backends.local import available_cpus
+    from benchmark.orchestration.factory import make_backend
+
+    console = console or Console(soft_wrap=True)  # long lines stay whole in logs
+    archs, levels = resolve_names(options)
+    plan = make_plan(options, archs, levels)
+    existing = read_ledger(plan.paths.ledger, options.experiment_id)
+    if existing is not None:
+        check_budget(existing, options)
+    if options.dry_run:
+        print_plan(console, plan, options, existing, options.max_parallel or min(4, available_cpus()))
+        console.print("nothing launched (--dry-run)")
+        return EXIT_OK
+
+    backend = backend or make_backend(options)
+    capacity = getattr(backend, "capacity", None)
+    max_parallel = options.max_parallel or capacity or min(4, available_cpus())
+    if capacity and max_parallel > capacity:
+        console.print(f"note: --max-parallel {max_parallel} > {capacity} GPU slots; running {capacity} at once")
+    resolved = options.model_copy(
+        update={
+            "architectures": archs,
+            "levels": levels,
+            "max_parallel": max_parallel,
+            "wandb_mode": options.wandb_mode or ("offline" if options.local else "online"),
+        }
+    )
+    with experiment_lock(plan.paths.lock):
+        # read again under the lock: another controller may have written it meanwhile
+        ledger = read_ledger(plan.paths.ledger, options.experiment_id) or Ledger(
+            experiment_id=options.experiment_id,
+            start_time=now_iso(),
+            updated_time=now_iso(),
+            max_timesteps=options.timesteps,
+            config={},
+            environment=capture_environment(Path(__file__).resolve().parents[2]),
+        )
+        check_budget(ledger, options)
+        ledger.config = resolved.model_dump(mode="json", exclude={"dry_run"})
+        ledger.environment = capture_environment(Path(__file__).resolve().parents[2])
+        ledger.end_time = None
+        session = Session(
+            started_at=now_iso(), command=resume_command, pid=os.getpid(), git_commit=ledger.environment.git_commit
+        )
+        ledger.sessions.append(session)
+        merge_plan(ledger, plan)
+        store = LedgerStore(plan.paths.ledger, ledger)
+        store.save()
+        console.print(
+            f"experiment {plan.experiment_id}: {len(plan.runs)} runs, {len(plan.jobs)} jobs, at most {max_parallel} "
+            f"at once on the {backend.name} backend; ledger {plan.paths.ledger}"
+        )
+        config = SchedulerConfig(
+            max_parallel=max_parallel,
+            retries=options.retries,
+            backoff_seconds=options.retry_backoff,
+            stall_timeout=options.stall_timeout,
+            skip_training=options.skip_training,
+        )
+        live = console.is_terminal if live is None else live
+        outcome = asyncio.run(_run(plan, store, backend, config, console, live))
+        session.ended_at = now_iso()
+        session.outcome = "interrupted" if outcome.interrupted else ("complete" if outcome.complete else "failed")
+        if not outcome.interrupted and outcome.pending == 0:
+            ledger.end_time = now_iso()
+        store.save()
+    if options.skip_training:
+        missing = [
+            r.run_id for r in plan.runs if (rr := ledger.run(r.run_id)) and rr.evaluation.status == Status.SKIPPED
+        ]
+        if missing:
+            console.print(
+                f"[magenta]--skip-training[/]: {len(missing)} run(s) have no checkpoint and were not "
+                f"evaluated: {', '.join(missing)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+    print_summary(console, plan, ledger, outcome, resume_command)
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    runs_ok = all((rr := ledger.run(r.run_id)) and rr.evaluation.status == Status.SUCCESS for r in plan.runs)
+    return EXIT_OK if runs_ok and outcome.failed == 0 else EXIT_FAILED
+
+
+async def _run(
+    plan: Plan, store: LedgerStore, backend: Backend, config: SchedulerConfig, console: Console, live: bool
+) -> Outcome:
+    reporter = Reporter(plan, store.ledger, console, live=live)
+    scheduler = Scheduler(plan, store, backend, config, on_event=reporter.event)
+    loop = asyncio.get_running_loop()
+    signals = 0
+
+    def on_signal(signum: int) -> None:
+        nonlocal signals
+        signals += 1
+        name = signal.Signals(signum).name
+        if signals == 1:
+            console.print(f"\n{name}: launching nothing more; stopping running jobs (again to hurry)...")
+        scheduler.request_stop(force=signals > 1)
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError):  # not the main thread (tests): no handlers
+            pass
+    try:
+        with reporter:
+            return await scheduler.run()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await backend.close()

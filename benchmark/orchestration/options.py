@@ -1,0 +1,114 @@
+"""The controller's options: one pydantic model, filled from a recipe (TOML) and then the command line.
+
+Recipes are named experiments in `recipes/NAME.toml` at the project root: flat `key = value` pairs with the
+option names (`max_parallel` or `max-parallel`). Flags given on the command line override the recipe.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from benchmark.errors import UsageError
+
+RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
+DEFAULT_EPISODES = 16  # as benchmark.evaluation.evaluator (not imported: it imports torch)
+
+
+class ExperimentOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
+        description="names the experiment: results/<id>/, run ids <id>.<architecture>.<level>.s<seed>",
+    )
+    timesteps: int = Field(gt=0, description="agent steps per training run")
+    local: bool = Field(False, description="run jobs as subprocesses on this machine (else SkyPilot)")
+    max_parallel: int | None = Field(None, ge=1, description="jobs at once, train and eval (local: min(4, cpus))")
+    seeds_per_level: int = Field(3, ge=1, description="seeds per (architecture, level) cell: seeds 0..n-1")
+    architectures: list[str] | None = Field(None, description="architecture names (default: all registered)")
+    levels: list[str] | None = Field(None, description="level names (default: all five)")
+    skip_training: bool = Field(False, description="evaluate existing checkpoints only")
+    retries: int = Field(2, ge=0, description="retries of a failed job (not for deterministic failures)")
+    retry_backoff: float = Field(10.0, ge=0, description="seconds before the first retry; doubles each time")
+    output_dir: Path = Field(Path("results"), description="experiments live in <output_dir>/<experiment_id>")
+    wandb_mode: Literal["offline", "online", "disabled"] | None = Field(
+        None, description="W&B mode of the jobs (default: offline with --local, else online)"
+    )
+    dry_run: bool = Field(False, description="print the plan, launch nothing")
+    episodes: int = Field(DEFAULT_EPISODES, ge=1, description="evaluation episodes per simulation")
+    architectures_module: str | None = Field(None, description="module or .py file registering more architectures")
+    stall_timeout: float = Field(
+        900.0, gt=0, description="kill and retry a job whose log/metrics show no progress for this many seconds"
+    )
+    jobs_per_gpu: int = Field(1, ge=1, description="jobs sharing one GPU (local, with GPUs)")
+    recipe: str | None = Field(None, description="the recipe these options came from")
+
+    @field_validator("architectures", "levels", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",")]
+        if isinstance(value, list):
+            value = [v for v in value if not isinstance(v, str) or v]
+            if not value:
+                raise ValueError("needs at least one name")
+            if len(set(value)) != len(value):
+                raise ValueError("lists a name twice")
+        return value
+
+
+RECIPE_KEYS = set(ExperimentOptions.model_fields) - {"recipe", "dry_run"}
+
+
+def recipe_path(name: str) -> Path:
+    """A recipe by name (`smoke`) or path (`recipes/smoke.toml`, any .toml file)."""
+    path = Path(name)
+    if path.suffix == ".toml" or "/" in name:
+        candidates = [path, RECIPES_DIR.parent / path]
+    else:
+        candidates = [RECIPES_DIR / f"{name}.toml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))) or "none"
+    raise UsageError(f"recipe {name!r} not found (looked at {candidates[0]}); shipped recipes: {known}")
+
+
+def load_recipe(name: str) -> dict[str, Any]:
+    path = recipe_path(name)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"recipe {path} is not valid TOML: {' '.join(str(exc).split())}") from None
+    values = {key.replace("-", "_"): value for key, value in raw.items() if key != "description"}
+    unknown = sorted(set(values) - RECIPE_KEYS)
+    if unknown:
+        raise UsageError(
+            f"recipe {path}: unknown key{'s' * (len(unknown) > 1)} {', '.join(unknown)}; "
+            f"valid: description, {', '.join(sorted(RECIPE_KEYS))}"
+        )
+    return values
+
+
+def resolve_options(flags: dict[str, Any]) -> ExperimentOptions:
+    """Recipe values, overridden by the flags given (None = not given), validated; UsageError in one line."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    values: dict[str, Any] = {}
+    if given.get("recipe"):
+        values.update(load_recipe(given["recipe"]))
+    values.update(given)
+    for key, flag in (("experiment_id", "--experiment-id"), ("timesteps", "--timesteps")):
+        if key not in values:
+            raise UsageError(f"missing {flag} (or a --recipe that sets it, e.g. --recipe smoke)")
+    try:
+        return ExperimentOptions.model_validate(values)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            flag = "--" + "-".join(str(p) for p in err["loc"][:1]).replace("_", "-")
+            parts.append(f"{flag}: {err['msg']} (got {err.get('input')!r})")
+        raise UsageError("; ".join(parts)) from None

@@ -1,0 +1,605 @@
+"""Run a plan's jobs on a backend: the cap, the order, retries, stalls, resume and Ctrl-C. All policy lives here.
+
+- Cap: an asyncio.Semaphore of `max_parallel` permits, each held for a job's whole life (train and eval alike);
+  the asyncio-throttle Throttler only spaces out the submit calls (a throttler alone does not cap concurrency).
+- Order: ready jobs wait in a priority queue: baselines, then evals (a run's evaluation starts at the first free
+  slot after its training succeeds), then trains in the plan's breadth-first, longest-first order.
+- Status: one batched `backend.poll` per tick for every running job.
+- Faults: a failed attempt is retried up to `retries` times with exponential backoff; exit code 3 (deterministic,
+  e.g. a non-finite loss) and 2 (usage error) are not retried and the reason is recorded; a job whose heartbeat
+  (log file, metrics.jsonl) is older than `stall_timeout` is killed and retried.
+- Resume: the ledger says what is done. Successful jobs are never run again; jobs recorded as running are
+  re-attached when the backend still runs them, else their files are checked, else they start again (training
+  continues from its checkpoint: the run folder is the same).
+- Stop: `request_stop()` (Ctrl-C/SIGTERM) stops launching, cancels running jobs and marks them pending, so the
+  ledger stays valid and the same command resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asyncio_throttle import Throttler
+
+from benchmark.orchestration.backend import TERMINAL_STATES, Backend, BackendState, JobSpec, JobStatus
+from benchmark.orchestration.ledger import (
+    Attempt,
+    JobRecord,
+    Ledger,
+    LedgerStore,
+    Status,
+    now_iso,
+)
+from benchmark.orchestration.outputs import METRICS, OutputError, checkpoint_of, collect, completed
+from benchmark.orchestration.plan import Plan, PlannedJob, Role
+
+USAGE_EXIT = 2  # the job's command line is wrong: it will fail the same way again
+DETERMINISTIC_EXIT = 3  # the job failed the same way it always will (non-finite loss)
+NOT_RETRIED = {USAGE_EXIT: "usage error", DETERMINISTIC_EXIT: "deterministic failure"}
+MAX_BACKOFF = 600.0
+
+Event = Callable[[str, str, str], None]  # (job_id, event, one-line message)
+
+
+@dataclass
+class SchedulerConfig:
+    max_parallel: int = 4
+    retries: int = 2  # extra attempts after the first failure, per controller session
+    backoff_seconds: float = 10.0  # retry n waits backoff * 2**(n-1), at most MAX_BACKOFF
+    stall_timeout: float | None = 900.0  # seconds without heartbeat before a job is killed; None = never
+    submit_rate: float | None = None  # submits per second (None: the backend's `submit_rate`, else 2)
+    poll_interval: float | None = None  # None: the backend's `poll_interval`, else 1 s
+    skip_training: bool = False
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for every job
+
+
+@dataclass
+class Outcome:
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    pending: int = 0
+    interrupted: bool = False
+    launches: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return not self.interrupted and self.failed == 0 and self.pending == 0
+
+
+@dataclass
+class _Job:
+    planned: PlannedJob
+    record: JobRecord
+    order: int
+    session_attempts: int = 0
+    handle: str | None = None
+    started: float = 0.0  # monotonic
+    started_wall: float = 0.0
+    future: asyncio.Future | None = None
+    holds_permit: bool = False
+    queued: bool = False  # in the ready queue
+    active: bool = False  # a watcher owns it (submitting, running or recording its verdict)
+    kill_reason: str | None = None  # set when the controller kills it (stall)
+
+    @property
+    def job_id(self) -> str:
+        return self.planned.job_id
+
+    @property
+    def priority(self) -> tuple[int, int]:
+        rank = {Role.BASELINE: 0, Role.EVAL: 1, Role.TRAIN: 2}[self.planned.role]
+        return rank, self.order
+
+
+def record_for(ledger: Ledger, job: PlannedJob) -> JobRecord:
+    if job.role == Role.BASELINE:
+        return ledger.baselines[job.level]
+    run = ledger.run(job.run_id)
+    if run is None:
+        raise KeyError(f"the ledger has no run {job.run_id!r}")
+    return run.training if job.role == Role.TRAIN else run.evaluation
+
+
+def _last_line(path: Path, limit: int = 300) -> str:
+    """The last meaningful line of a log (the exception or `error: ...` line), shortened to one line."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 8192))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [ln.strip() for ln in tail.replace("\r", "\n").splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("====")]
+    return " ".join(lines[-1].split())[:limit] if lines else ""
+
+
+class Scheduler:
+    def __init__(
+        self,
+        plan: Plan,
+        store: LedgerStore,
+        backend: Backend,
+        config: SchedulerConfig,
+        on_event: Event | None = None,
+    ):
+        self.plan = plan
+        self.store = store
+        self.backend = backend
+        self.config = config
+        self.on_event = on_event or (lambda job_id, event, message: None)
+        self.jobs = {p.job_id: _Job(p, record_for(store.ledger, p), i) for i, p in enumerate(plan.jobs)}
+        self.dependents: dict[str, list[_Job]] = {}
+        for job in self.jobs.values():
+            if job.planned.depends_on:
+                self.dependents.setdefault(job.planned.depends_on, []).append(job)
+        cap = getattr(backend, "capacity", None)
+        self.cap = min(config.max_parallel, cap) if cap else config.max_parallel
+        self.poll_interval = config.poll_interval or getattr(backend, "poll_interval", 1.0)
+        self.local_files = bool(getattr(backend, "local_files", False))
+        self.stopping = False
+        self.force = False
+        self.launches = 0
+        self._ready: list[tuple[tuple[int, int], int, _Job]] = []
+        self._seq = itertools.count()
+        self._running: dict[str, _Job] = {}  # handle -> job
+        self._tasks: set[asyncio.Task] = set()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._touched: set[str] = set()  # runs whose records changed since the last ledger write
+
+    # ---- state changes (each one is written to the ledger) -----------------------------------------------
+
+    def _touch(self, job: _Job) -> None:
+        self._touched.add(job.planned.run_id)
+
+    def _changed(self) -> None:
+        """Persist: the ledger re-serialises the touched runs (all of them if none was named)."""
+        self.store.changed(*self._touched)
+        self._touched.clear()
+        self._wake()
+
+    def _wake(self) -> None:
+        if hasattr(self, "_event"):
+            self._event.set()
+
+    def _emit(self, job: _Job, event: str, message: str = "") -> None:
+        self.on_event(job.job_id, event, message)
+
+    def _make_ready(self, job: _Job) -> None:
+        if job.queued or job.active:
+            return
+        job.queued = True
+        heapq.heappush(self._ready, (job.priority, next(self._seq), job))
+        self._wake()
+
+    def _skip(self, job: _Job, reason: str) -> None:
+        self._touch(job)
+        job.record.status = Status.SKIPPED
+        job.record.error = reason
+        self._emit(job, "skipped", reason)
+        for dep in self.dependents.get(job.job_id, []):
+            if dep.record.status not in (Status.SUCCESS, Status.SKIPPED):
+                self._skip(dep, f"not run: {job.planned.role} was skipped ({reason})")
+
+    def _succeed(self, job: _Job, metrics: Any, note: str = "") -> None:
+        self._touch(job)
+        job.record.status = Status.SUCCESS
+        job.record.error = None
+        job.record.metrics = metrics  # type: ignore[attr-defined]
+        self._emit(job, "success", note)
+        for dep in self.dependents.get(job.job_id, []):
+            if dep.record.status != Status.SUCCESS and dep.job_id not in self._timers:
+                self._touch(dep)
+                dep.record.status = Status.PENDING
+                dep.record.error = None
+                self._make_ready(dep)
+
+    def _fail_dependents(self, job: _Job) -> None:
+        for dep in self.dependents.get(job.job_id, []):
+            if dep.record.status != Status.SUCCESS:
+                self._touch(dep)
+                dep.record.status = Status.SKIPPED
+                dep.record.error = f"not run: its {job.planned.role} job failed"
+                self._emit(dep, "skipped", dep.record.error)
+
+    # ---- before the loop: what the ledger and the files say -----------------------------------------------
+
+    async def _prepare(self) -> list[_Job]:
+        """Decide each job's starting state; returns jobs to re-attach (still running on the backend)."""
+        reattach: list[_Job] = []
+        running_here = [
+            j
+            for j in self.jobs.values()
+            if j.record.status == Status.RUNNING and j.record.handle and j.record.backend == self.backend.name
+        ]
+        statuses: dict[str, JobStatus] = {}
+        if running_here:
+            try:
+                statuses = await self.backend.poll([j.record.handle for j in running_here])  # type: ignore[misc]
+            except Exception as exc:  # noqa: BLE001 - an unreachable backend means: start them again
+                self.on_event("controller", "warning", f"could not poll earlier jobs ({exc}); starting them again")
+        for job in self.jobs.values():
+            rec = job.record
+            if rec.status == Status.SUCCESS:
+                continue
+            status = statuses.get(rec.handle or "") if rec.status == Status.RUNNING else None
+            if status is not None and status.state not in TERMINAL_STATES:
+                reattach.append(job)
+                continue
+            if status is not None and status.state == BackendState.SUCCEEDED:
+                self._close_attempt(job, "success", status.exit_code, "ended while no controller watched it")
+                try:
+                    self._succeed(job, collect(job.planned), "ended while no controller watched it")
+                    continue
+                except OutputError:
+                    pass
+            elif rec.status == Status.RUNNING:
+                self._close_attempt(job, "lost", None, "the controller stopped while this job ran")
+            done = completed(job.planned, self.plan.timesteps, self.plan.episodes)
+            if done is not None:
+                self._succeed(job, done, "found complete outputs of an earlier attempt")
+                continue
+            rec.status, rec.error = Status.PENDING, None
+        # training-dependent evals, and --skip-training
+        for job in self.jobs.values():
+            p, rec = job.planned, job.record
+            if rec.status == Status.SUCCESS or job in reattach:
+                continue
+            if p.role == Role.TRAIN and self.config.skip_training:
+                ckpt = checkpoint_of(p)
+                if ckpt.exists():
+                    rec.status, rec.error = Status.SKIPPED, "--skip-training: not trained; evaluating its checkpoint"
+                    try:
+                        rec.metrics = collect(p)  # type: ignore[attr-defined]
+                    except OutputError:
+                        pass
+                else:
+                    self._skip(job, f"--skip-training and no checkpoint at {ckpt}")
+                continue
+        for job in self.jobs.values():
+            p, rec = job.planned, job.record
+            if rec.status != Status.PENDING or job in reattach:
+                continue
+            if p.depends_on is None:
+                self._make_ready(job)
+                continue
+            parent = self.jobs[p.depends_on]
+            parent_ok = parent.record.status == Status.SUCCESS or (
+                self.config.skip_training and checkpoint_of(p).exists()
+            )
+            if parent_ok:
+                self._make_ready(job)
+        self._touched.clear()
+        self.store.changed()  # everything
+        return reattach
+
+    # ---- the loop ---------------------------------------------------------------------------------------
+
+    async def run(self) -> Outcome:
+        loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+        self._sem = asyncio.Semaphore(self.cap)
+        rate = self.config.submit_rate or getattr(self.backend, "submit_rate", 2.0)
+        limit = max(1, round(rate))
+        self._throttler = Throttler(rate_limit=limit, period=limit / rate)
+        reattach = await self._prepare()
+        for job in reattach:
+            job.active = True
+            job.holds_permit = not self._sem.locked()
+            if job.holds_permit:
+                await self._sem.acquire()
+            self._spawn(self._watch(job, reattached=True))
+        poller = loop.create_task(self._poll_loop())
+        self._dispatcher = loop.create_task(self._dispatch())
+        try:
+            try:
+                await self._dispatcher
+            except asyncio.CancelledError:
+                if not self.stopping:
+                    raise
+            while self._tasks and not self.stopping:
+                await self._wait_event()
+        finally:
+            if self.stopping:
+                await self._stop_running()
+            poller.cancel()
+            for timer in self._timers.values():
+                timer.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.store.save()
+        return self._outcome()
+
+    def request_stop(self, force: bool = False) -> None:
+        """Stop launching, then cancel running jobs (they stay resumable). Safe to call from a signal handler."""
+        self.stopping = True
+        self.force = self.force or force
+        if self.force and hasattr(self.backend, "terminate_grace"):
+            self.backend.terminate_grace = 0.5  # type: ignore[attr-defined]
+        dispatcher = getattr(self, "_dispatcher", None)
+        if dispatcher is not None and not dispatcher.done():
+            dispatcher.cancel()  # it may be waiting for a permit
+        self._wake()
+
+    async def _wait_event(self) -> None:
+        self._event.clear()
+        await self._event.wait()
+
+    def _unfinished(self) -> bool:
+        return any(j.record.status in (Status.PENDING, Status.RUNNING) for j in self.jobs.values())
+
+    def _stuck(self) -> bool:
+        """Nothing ready, running or waiting to retry, yet jobs pending: their dependencies can never run."""
+        return not self._ready and not self._tasks and not self._timers
+
+    async def _dispatch(self) -> None:
+        while not self.stopping:
+            if not self._ready:
+                if not self._unfinished() or self._stuck():
+                    return
+                await self._wait_event()
+                continue
+            await self._sem.acquire()
+            job = None if self.stopping else self._pop_ready()
+            if job is None:
+                self._sem.release()
+                continue
+            job.holds_permit = True
+            self._spawn(self._watch(job, reattached=False))
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.on_event("controller", "error", f"internal error: {task.exception()!r}")
+        self._wake()
+
+    def _pop_ready(self) -> _Job | None:
+        """The best ready job still pending, claimed for a watcher (None if there is none)."""
+        while self._ready:
+            _, _, job = heapq.heappop(self._ready)
+            job.queued = False
+            if job.record.status == Status.PENDING:  # not skipped meanwhile
+                job.active = True
+                return job
+        return None
+
+    async def _watch(self, job: _Job, reattached: bool) -> None:
+        """Jobs' lives on one permit: submit (throttled), wait for the poller's verdict, record it; then, while the
+        permit is ours and a job is ready, hand the permit straight to it (no round trip through the dispatcher)."""
+        current: _Job | None = job
+        while current is not None:
+            job, current = current, None
+            try:
+                await self._run_one(job, reattached)
+            finally:
+                job.active = False
+                if job.handle is not None:
+                    self._running.pop(job.handle, None)
+                if job.holds_permit:
+                    job.holds_permit = False
+                    current = None if self.stopping else self._pop_ready()
+                    if current is None:
+                        self._sem.release()
+                    else:
+                        current.holds_permit = True
+            reattached = False
+
+    async def _run_one(self, job: _Job, reattached: bool) -> None:
+        if reattached:
+            job.handle = job.record.handle
+            job.started, job.started_wall = time.monotonic(), time.time()
+            self._emit(job, "reattached", f"handle {job.handle}")
+        elif not await self._submit(job):
+            return
+        job.future = asyncio.get_running_loop().create_future()
+        assert job.handle is not None
+        self._running[job.handle] = job
+        status = await job.future
+        self._running.pop(job.handle, None)
+        await self._finish(job, status)
+
+    async def _submit(self, job: _Job) -> bool:
+        rec = job.record
+        async with self._throttler:
+            if self.stopping:
+                return False
+            hint = min(self.cap, len(self._running) + len(self._ready) + 1)
+            if hasattr(self.backend, "concurrency_hint"):
+                self.backend.concurrency_hint = hint  # type: ignore[attr-defined]
+            self._touch(job)
+            rec.attempts += 1
+            job.session_attempts += 1
+            rec.status, rec.error, rec.handle = Status.RUNNING, None, None
+            rec.backend = self.backend.name
+            rec.started_at, rec.ended_at, rec.duration_seconds = now_iso(), None, None
+            rec.history.append(Attempt(attempt=rec.attempts, started_at=rec.started_at, backend=self.backend.name))
+            spec = JobSpec(
+                job_id=job.job_id,
+                run_id=job.planned.run_id,
+                kind=job.planned.kind,
+                argv=job.planned.argv,
+                run_dir=job.planned.run_dir,
+                log_path=job.planned.log_path,
+                attempt=rec.attempts,
+                env=dict(self.config.env),
+            )
+            job.started, job.started_wall = time.monotonic(), time.time()
+            self.launches += 1
+            try:
+                handle = await self.backend.submit(spec)
+            except Exception as exc:  # noqa: BLE001 - a launch failure is a failed attempt like any other
+                detail = f"submit failed: {type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
+                await self._finish(job, JobStatus(BackendState.FAILED, None, detail))
+                return False
+        self._touch(job)
+        job.handle = rec.handle = rec.history[-1].handle = handle
+        self._emit(job, "start", f"attempt {rec.attempts}")
+        self._changed()
+        return True
+
+    # ---- verdicts ---------------------------------------------------------------------------------------
+
+    def _close_attempt(self, job: _Job, outcome: str, exit_code: int | None, detail: str) -> None:
+        self._touch(job)
+        rec = job.record
+        ended = now_iso()
+        duration = round(time.monotonic() - job.started, 3) if job.started else None
+        rec.ended_at, rec.duration_seconds = ended, duration
+        if rec.history and rec.history[-1].ended_at is None:
+            att = rec.history[-1]
+            att.ended_at, att.duration_seconds, att.outcome = ended, duration, outcome
+            att.exit_code, att.detail = exit_code, detail
+
+    async def _finish(self, job: _Job, status: JobStatus) -> None:
+        self._touch(job)
+        rec, p = job.record, job.planned
+        if status.state == BackendState.SUCCEEDED or (
+            status.state == BackendState.LOST and completed(p, self.plan.timesteps, self.plan.episodes)
+        ):
+            try:
+                metrics = collect(p)
+            except OutputError as exc:
+                status = JobStatus(BackendState.FAILED, status.exit_code, str(exc))
+            else:
+                self._close_attempt(job, "success", status.exit_code, "")
+                self._succeed(job, metrics, f"in {rec.duration_seconds:.1f} s")
+                self._changed()
+                return
+        if status.state == BackendState.CANCELLED and job.kill_reason is None:  # we stopped it: Ctrl-C
+            self._close_attempt(job, "interrupted", status.exit_code, "stopped by the controller")
+            rec.status, rec.error = Status.PENDING, "interrupted; the same command resumes it"
+            job.session_attempts -= 1
+            self._emit(job, "interrupted", rec.error)
+            self._changed()
+            return
+        detail = job.kill_reason or status.detail or str(status.state)
+        if not self.local_files and job.handle:
+            try:
+                await self.backend.fetch_logs(job.handle, p.log_path)
+            except Exception:  # noqa: BLE001 - logs are a nicety
+                pass
+        last = _last_line(p.log_path)
+        if last and job.kill_reason is None:
+            detail = f"{detail}: {last}"
+        code = status.exit_code
+        outcome = "stalled" if job.kill_reason else ("deterministic" if code in NOT_RETRIED else "failed")
+        self._close_attempt(job, outcome, code, detail)
+        if code in NOT_RETRIED:
+            rec.status, rec.error = Status.FAILED, f"{detail} ({NOT_RETRIED[code]}, exit {code}: not retried)"
+            self._emit(job, "failed", rec.error)
+            self._fail_dependents(job)
+        elif job.session_attempts > self.config.retries or self.stopping:
+            tries = job.session_attempts
+            rec.status, rec.error = Status.FAILED, f"{detail} (gave up after {tries} attempt{'s' * (tries > 1)})"
+            self._emit(job, "failed", rec.error)
+            self._fail_dependents(job)
+        else:
+            delay = min(MAX_BACKOFF, self.config.backoff_seconds * 2 ** (job.session_attempts - 1))
+            rec.status = Status.PENDING
+            rec.error = f"{detail}; retry {job.session_attempts}/{self.config.retries} in {delay:.0f} s"
+            self._emit(job, "retry", rec.error)
+            self._timers[job.job_id] = asyncio.get_running_loop().call_later(delay, self._retry_due, job)
+        job.kill_reason = None
+        self._changed()
+
+    def _retry_due(self, job: _Job) -> None:
+        self._timers.pop(job.job_id, None)
+        if job.record.status == Status.PENDING and not self.stopping:
+            self._make_ready(job)
+
+    # ---- watching running jobs --------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        last_stall_check = time.monotonic()
+        stall_every = min(5.0, (self.config.stall_timeout or 60.0) / 4)
+        next_change_in = getattr(self.backend, "next_change_in", None)  # optional: a backend that knows when
+        while True:
+            delay = self.poll_interval
+            if next_change_in is not None and (hint := next_change_in()) is not None:
+                delay = min(delay, hint)
+            await asyncio.sleep(delay)
+            waiting = {h: j for h, j in self._running.items() if j.future is not None and not j.future.done()}
+            if not waiting:
+                continue
+            try:
+                statuses = await self.backend.poll(list(waiting))
+            except Exception as exc:  # noqa: BLE001 - a flaky status query is retried next tick
+                self.on_event("controller", "warning", f"poll failed: {exc}")
+                continue
+            for handle, status in statuses.items():
+                job = waiting.get(handle)
+                if job is not None and status.state in TERMINAL_STATES and not job.future.done():
+                    job.future.set_result(status)
+            now = time.monotonic()
+            if self.config.stall_timeout and self.local_files and now - last_stall_check >= stall_every:
+                last_stall_check = now
+                await self._check_stalls(waiting)
+
+    def heartbeat(self, job: _Job) -> float:
+        """Wall time of the job's last sign of life: its log or metrics file, or its start."""
+        beats = [job.started_wall]
+        files = [job.planned.log_path] + ([job.planned.run_dir / METRICS] if job.planned.role == Role.TRAIN else [])
+        for path in files:
+            try:
+                beats.append(path.stat().st_mtime)
+            except OSError:
+                pass
+        return max(beats)
+
+    async def _check_stalls(self, waiting: dict[str, _Job]) -> None:
+        timeout = self.config.stall_timeout
+        assert timeout is not None
+        now = time.time()
+        stalled = [(h, j) for h, j in waiting.items() if not j.future.done() and now - self.heartbeat(j) > timeout]
+        if not stalled:
+            return
+        for _, job in stalled:
+            job.kill_reason = f"stalled: no progress (log, metrics) for {now - self.heartbeat(job):.0f} s; killed"
+            self._emit(job, "stalled", job.kill_reason)
+        await self.backend.cancel([h for h, _ in stalled])
+        for _, job in stalled:
+            if not job.future.done():
+                job.future.set_result(JobStatus(BackendState.CANCELLED, None, "killed: stalled"))
+
+    async def _stop_running(self) -> None:
+        """Ctrl-C: cancel every running job; each one's watcher marks it pending (resumable)."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        handles = [h for h, j in self._running.items() if j.future is not None and not j.future.done()]
+        if handles:
+            try:
+                await self.backend.cancel(handles)
+            except Exception as exc:  # noqa: BLE001
+                self.on_event("controller", "warning", f"cancel failed: {exc}")
+            for handle in handles:
+                job = self._running.get(handle)
+                if job is not None and job.future is not None and not job.future.done():
+                    job.future.set_result(JobStatus(BackendState.CANCELLED, None, "stopped by the controller"))
+
+    def _outcome(self) -> Outcome:
+        out = Outcome(interrupted=self.stopping, launches=self.launches)
+        for job in self.jobs.values():
+            status = job.record.status
+            if status == Status.SUCCESS:
+                out.succeeded += 1
+            elif status == Status.FAILED:
+                out.failed += 1
+            elif status == Status.SKIPPED:
+                out.skipped += 1
+            else:
+                out.pending += 1
+        return out
