@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--minibatches", type=int, default=None)
     ap.add_argument("--learning-rate", type=float, default=None)
     ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--rows", type=int, default=None, help="agents per batch (trainer default 384)")
     ap.add_argument("--out", type=Path, default=Path("results/learning"))
     args = ap.parse_args()
     run = args.out / f"{args.architecture}_{args.level}_s{args.seed}"
@@ -41,6 +42,7 @@ def main() -> None:
             out=run,
             minibatches=args.minibatches,
             **({"epochs": args.epochs} if args.epochs else {}),
+            **({"rows": args.rows} if args.rows else {}),
             learning_rate=args.learning_rate,
         )
     )

@@ -347,10 +347,23 @@ def run_experiment(
                 soft_wrap=True,
             )
     print_summary(console, plan, ledger, outcome, resume_command)
+    write_report(console, options)
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     runs_ok = all((rr := ledger.run(r.run_id)) and rr.evaluation.status == Status.SUCCESS for r in plan.runs)
     return EXIT_OK if runs_ok and outcome.failed == 0 else EXIT_FAILED
+
+
+def write_report(console: Console, options: ExperimentOptions) -> None:
+    """The report is rebuilt after every session, also on a partial grid; a failure here never loses results."""
+    from benchmark.reporting.loader import build_report
+
+    try:
+        paths = build_report(options.experiment_id, options.output_dir)
+    except Exception as exc:  # noqa: BLE001 - the ledger is already safe; say why the report is missing
+        console.print(f"report: not written ({type(exc).__name__}: {exc})", highlight=False, soft_wrap=True)
+        return
+    console.print(f"report:      {paths['report.md']} (and report.html, figures/, tables/)")
 
 
 async def _run(

@@ -92,6 +92,7 @@ class TrainMetrics(_Model):
     threads: int | None = None
     resumed_from: int = 0
     metrics_file: str | None = Field(None, description="the learning curve, one JSON line every ~5 s")
+    wandb: str | None = Field(None, description="the W&B run URL (online) or offline run folder")
 
 
 class Interval(_Model):
@@ -117,6 +118,7 @@ class EvalMetrics(_Model):
     checkpoint_agent_steps: int = 0
     seconds: float | None = None
     simulations: dict[str, SimulationMetrics]
+    wandb: str | None = Field(None, description="the W&B run URL (online) or offline run folder")
 
 
 class TrainingRecord(JobRecord):

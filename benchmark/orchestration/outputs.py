@@ -48,6 +48,7 @@ def read_train_metrics(run_dir: Path) -> TrainMetrics:
             threads=data.get("threads"),
             resumed_from=data.get("resumed_from", 0),
             metrics_file=str(run_dir / METRICS) if (run_dir / METRICS).exists() else None,
+            wandb=data.get("wandb"),
         )
     except (KeyError, ValidationError) as exc:
         raise OutputError(f"{run_dir / 'train_summary.json'} lacks a field ({exc})") from None
@@ -74,6 +75,7 @@ def read_eval_metrics(path: Path) -> EvalMetrics:
             checkpoint_agent_steps=data.get("checkpoint_agent_steps", 0),
             seconds=data.get("seconds"),
             simulations=sims,
+            wandb=data.get("wandb"),
         )
     except (KeyError, TypeError, ValidationError) as exc:
         raise OutputError(f"{path} lacks a field ({type(exc).__name__}: {exc})") from None

@@ -245,7 +245,11 @@ def build_plan(
                 run_id=run.run_id,
                 role=Role.EVAL,
                 argv=cli_args(
-                    "evaluate", run=run.run_dir, episodes=episodes, architectures_module=architectures_module
+                    "evaluate",
+                    run=run.run_dir,
+                    episodes=episodes,
+                    architectures_module=architectures_module,
+                    wandb_mode=wandb_mode,
                 ),
                 run_dir=run.run_dir,
                 log_path=paths.log(eval_id),
