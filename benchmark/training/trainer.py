@@ -224,7 +224,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                         raise NonFiniteLoss(f"non-finite loss at agent step {global_step} (update {update})")
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
-                    torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
+                    stats["grad_norm"] = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
                     optimizer.step()
             update += 1
             timing["learn"] += time.perf_counter() - t0
