@@ -2,7 +2,8 @@
 
 500 runs (50 architectures x 10 levels x 1 seed) = 500 train + 500 eval jobs, each lasting a fixed, known
 100-200 ms; at most 16 at once (at 50-100 ms the fixed ~2-3 ms hand-off per job shows as ~5.5% over ideal).
-The ideal makespan is the lower bound max(total work / 16, longest train+eval chain); the controller is good when it finishes within 5% of it. The ledger (500 runs) is written as in a real
+The ideal makespan is the lower bound max(total work / 16, longest train+eval chain); the controller is good
+when it finishes within 5% of it. The ledger (500 runs) is written as in a real
 experiment, with fsync, in a scratch folder under the project's results/ (the filesystem experiments use); the
 scheduler reads every job's output files, which the fake backend writes when a job ends as the job's own process
 would (that CPU time is reported apart, not as the controller's).
