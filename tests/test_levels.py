@@ -110,10 +110,10 @@ def test_level_1_rewards_are_shaped_and_capped():
         total += float(c.rewards()[0])
     assert inventory(sim, 0) == {"ore": 2}
     assert total == pytest.approx(1.0)
-    c.set_inventory(0, {ids["ore"]: 10})  # 10 ore would pay 5.0: capped at 2.0
+    c.set_inventory(0, {ids["ore"]: 10})  # only 2 ore pay: 10 ore still pay 2 x 0.5
     c.actions()[:] = [sim.action_ids["noop"]]
     c.step()
-    assert total + float(c.rewards()[0]) == pytest.approx(2.0)
+    assert total + float(c.rewards()[0]) == pytest.approx(1.0)
 
 
 def test_converters_follow_level_recipes():

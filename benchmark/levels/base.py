@@ -52,7 +52,9 @@ class LevelConfig(BaseModel):
     combat: bool = Field(description="whether training episodes allow laser combat")
     laser_cost: int = Field(1, ge=1, description="lasers spent per shot")
     rewards: dict[str, float] = Field(description="reward weight per item held")
-    reward_caps: dict[str, float] = Field(default_factory=dict, description="cap on the reward each item pays")
+    reward_caps: dict[str, int] = Field(
+        default_factory=dict, description="most items of a kind that pay (reward cap = weight x this count)"
+    )
     recipes: dict[str, dict[str, int]] = Field(description="building -> items consumed for one output")
     starting_stock: dict[str, int] = Field(description="building -> items it holds at episode start")
     buildings: dict[str, int] = Field(description="object -> count placed on the map (walls included)")

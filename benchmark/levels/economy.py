@@ -84,10 +84,10 @@ def combat_handler(laser_cost: int) -> Handler | None:
     return firstMatch([blocked, steal])
 
 
-def item_rewards(weights: dict[str, float], caps: dict[str, float]) -> dict[str, AgentReward]:
-    """Inventory rewards: each step pays the change of min(weight * count, cap)."""
+def item_rewards(weights: dict[str, float], caps: dict[str, int]) -> dict[str, AgentReward]:
+    """Inventory rewards: each step pays the change of weight * min(count, cap), so only `cap` items pay."""
     return {
-        item: inventoryReward(item, weight=weight, max=caps.get(item))
+        item: inventoryReward(item, weight=weight, max=weight * caps[item] if item in caps else None)
         for item, weight in weights.items()
         if weight != 0.0
     }

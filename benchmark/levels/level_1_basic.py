@@ -11,7 +11,7 @@ LEVEL = LevelConfig(
     num_agents=12,
     combat=False,
     rewards={"ore": 0.5, "battery": 0.9, "laser": 0.7, "armor": 0.7, "heart": 1.0},
-    reward_caps={"ore": 2.0, "battery": 2.0, "laser": 2.0, "armor": 2.0},
+    reward_caps={"ore": 2, "battery": 2, "laser": 2, "armor": 2},
     recipes={
         "generator": {"ore": 1},
         "altar": {"battery": 1},
@@ -21,5 +21,6 @@ LEVEL = LevelConfig(
     starting_stock={"mine": 2, "generator": 2, "altar": 2, "lasery": 2, "armory": 2},
     buildings={"mine": 4, "generator": 2, "altar": 2, "lasery": 1, "armory": 1, "wall": 10},
     evaluations=("basic",),
-    notes="Reward caps bound the reward an item pays (weight x count), as the reference's inventory_max did.",
+    notes="At most 2 items of each kind pay (the reference's 'capped at 2'): holding more earns nothing, "
+    "so surplus ore and batteries are worth converting on towards hearts.",
 )

@@ -11,7 +11,7 @@ LEVEL = LevelConfig(
     num_agents=16,
     combat=False,
     rewards={"ore": 0.2, "battery": 0.7, "laser": 0.4, "armor": 0.4, "heart": 1.0},
-    reward_caps={"ore": 1.0, "battery": 2.0, "laser": 1.0, "armor": 1.0},
+    reward_caps={"ore": 1, "battery": 2, "laser": 1, "armor": 1},
     recipes={
         "generator": {"ore": 1},
         "altar": {"battery": 3},

@@ -12,7 +12,7 @@ LEVEL = LevelConfig(
     combat=True,
     laser_cost=1,
     rewards={"ore": 0.1, "battery": 0.3, "laser": 0.2, "armor": 0.2, "heart": 1.0},
-    reward_caps={"ore": 1.0, "battery": 1.0, "laser": 1.0, "armor": 1.0},
+    reward_caps={"ore": 1, "battery": 1, "laser": 1, "armor": 1},
     recipes={
         "generator": {"ore": 1},
         "altar": {"battery": 3},

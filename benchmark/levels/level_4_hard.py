@@ -11,7 +11,7 @@ LEVEL = LevelConfig(
     num_agents=24,
     combat=True,
     rewards={"ore": 0.01, "battery": 0.05, "laser": 0.05, "armor": 0.05, "heart": 1.0},
-    reward_caps={"ore": 1.0, "battery": 1.0, "laser": 1.0, "armor": 1.0},
+    reward_caps={"ore": 1, "battery": 1, "laser": 1, "armor": 1},
     recipes={
         "generator": {"ore": 1},
         "altar": {"battery": 3},
