@@ -283,7 +283,11 @@ class Scheduler:
                 except OutputError:
                     pass
             elif rec.status == Status.RUNNING:
-                self._close_attempt(job, "lost", None, "the controller stopped while this job ran")
+                detail = "the controller stopped while this job ran"
+                if status is not None:  # it ended unwatched: say how, with its log when it is remote
+                    detail = status.detail or detail
+                    await self._fetch_remote(job, status)
+                self._close_attempt(job, "lost", status.exit_code if status else None, detail)
             done = completed(job.planned, self.plan.timesteps, self.plan.episodes)
             if done is not None:
                 self._succeed(job, done, "found complete outputs of an earlier attempt")
