@@ -8,6 +8,8 @@ Re-running the same command resumes: finished jobs are not run again.
     python benchmark/adaptive.py --experiment-id demo --timesteps 200000 --local --max-parallel 2 \\
         --architectures fast --levels level_1_basic --seeds-per-level 2
     python benchmark/adaptive.py --recipe full --dry-run               # the plan and a time estimate only
+    python benchmark/adaptive.py --recipe full --no-local --storage s3://my-bucket/archbench --use-spot \\
+        --accelerator L4                                               # on SkyPilot: one managed job per job
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ def run(
     timesteps: Annotated[int | None, typer.Option(help="agent steps per training run")] = None,
     local: Annotated[bool | None, typer.Option("--local/--no-local", help="run jobs on this machine")] = None,
     max_parallel: Annotated[
-        int | None, typer.Option(help="jobs at once, train and eval both count (default min(4, cpus) locally)")
+        int | None,
+        typer.Option(
+            help="jobs at once, train and eval both count (default: min(4, cpus) locally; on the cloud "
+            "nodes x gpus-per-node / gpus in cluster mode, else 8 managed jobs)"
+        ),
     ] = None,
     seeds_per_level: Annotated[int | None, typer.Option(help="seeds per cell (default 3)")] = None,
     architectures: Annotated[str | None, typer.Option(help="comma-separated names (default all)")] = None,
@@ -63,6 +69,22 @@ def run(
         float | None, typer.Option(help="kill and retry a job silent for this many seconds (default 900)")
     ] = None,
     jobs_per_gpu: Annotated[int | None, typer.Option(help="local jobs sharing one GPU (default 1)")] = None,
+    gpus: Annotated[int | None, typer.Option(help="cloud: GPUs per job (default 1)")] = None,
+    accelerator: Annotated[str | None, typer.Option(help="cloud: GPU type, e.g. L4, A100, H100 (default L4)")] = None,
+    cloud: Annotated[
+        str | None, typer.Option(help="cloud: SkyPilot infra, e.g. aws, gcp/us-central1 (default: any enabled)")
+    ] = None,
+    use_spot: Annotated[
+        bool | None, typer.Option("--use-spot/--no-use-spot", help="cloud: spot instances (recovered if preempted)")
+    ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="cloud: bucket URI for run folders, e.g. s3://bucket/archbench (required)")
+    ] = None,
+    cluster: Annotated[
+        str | None, typer.Option(help="cloud: run every job on this one shared cluster (default: managed jobs)")
+    ] = None,
+    nodes: Annotated[int | None, typer.Option(help="cluster mode: nodes (default 1)")] = None,
+    gpus_per_node: Annotated[int | None, typer.Option(help="cluster mode: GPUs per node (default --gpus)")] = None,
 ) -> None:
     """Train and evaluate every architecture on every level over several seeds; resumable, crash-safe."""
     from benchmark.orchestration.controller import run_experiment
@@ -88,6 +110,14 @@ def run(
             "architectures_module": architectures_module,
             "stall_timeout": stall_timeout,
             "jobs_per_gpu": jobs_per_gpu,
+            "gpus": gpus,
+            "accelerator": accelerator,
+            "cloud": cloud,
+            "use_spot": use_spot,
+            "storage": storage,
+            "cluster": cluster,
+            "nodes": nodes,
+            "gpus_per_node": gpus_per_node,
         }
     )
     code = run_experiment(options, resume_command())

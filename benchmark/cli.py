@@ -99,6 +99,9 @@ def train(
         f"trained {result.agent_steps:,} agent steps in {result.wall_seconds:.0f} s ({result.sps:,.0f} sps); "
         f"checkpoint: {result.checkpoint}"
     )
+    from benchmark.training.trainer import SUMMARY
+
+    _print_result("train", out / SUMMARY)
 
 
 @app.command()
@@ -159,6 +162,8 @@ def evaluate(
         )
     Console().print(table)
     console.print(f"metrics written to {result.get('path')}")
+    if result.get("path"):
+        _print_result("eval", Path(result["path"]))
 
 
 @app.command("list")
@@ -250,6 +255,14 @@ def report(
 from benchmark.adaptive import run as _run_experiment  # noqa: E402
 
 app.command("run")(_run_experiment)
+
+
+def _print_result(kind: str, path: Path) -> None:
+    """On a remote node (ARCHBENCH_PRINT_RESULT=1): the result file as the log's last line, for the controller."""
+    from benchmark.orchestration.outputs import PRINT_RESULT_ENV, result_line
+
+    if os.environ.get(PRINT_RESULT_ENV) == "1":
+        print(result_line(kind, json.loads(path.read_text())), flush=True)
 
 
 def _progress(quiet: bool) -> Progress:

@@ -50,7 +50,30 @@ def call(capsys, *argv: str) -> tuple[int, str, str]:
         (["--experiment-id", "e", "--timesteps", "10", "--wandb-mode", "loud"], "--wandb-mode: Input should be"),
         (["--recipe", "nope"], "recipe 'nope' not found"),
         (["--experiment-id", "e", "--timesteps", "10", "--levels", ""], "--levels: Value error, needs at least one"),
-        (["--experiment-id", "e", "--timesteps", "10", "--no-local"], "SkyPilot backend is not available yet"),
+        (["--experiment-id", "e", "--timesteps", "10", "--no-local"], "--storage URI is needed on the cloud"),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--accelerator", "Z999", "--storage", "s3://b/p"],
+            "--accelerator: Value error, Unknown accelerator 'Z999'; valid names: A10, A10G, A100",
+        ),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--nodes", "2", "--storage", "s3://b/p"],
+            "--nodes and --gpus-per-node only apply in cluster mode: add --cluster NAME",
+        ),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--storage", "bucket/x"],
+            "--storage: storage 'bucket/x' is not",
+        ),
+        (
+            [
+                *("--experiment-id", "e", "--timesteps", "10", "--storage", "s3://b"),
+                *("--cluster", "c", "--gpus", "2", "--gpus-per-node", "1"),
+            ],
+            "gpus=2 per job exceeds gpus_per_node=1",
+        ),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--storage", "s3://b", "--skip-training"],
+            "--skip-training needs --local",
+        ),
         (["--experiment-id", "e", "--timesteps", "10", "--bogus"], "No such option: --bogus"),
         (
             ["--experiment-id", "e", "--timesteps", "10", "--architectures-module", "nope.py"],
@@ -58,7 +81,13 @@ def call(capsys, *argv: str) -> tuple[int, str, str]:
         ),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, argv, message):
+    import benchmark.orchestration.backends.sky as sky_backend
+
+    def no_sky(*args, **kwargs):
+        raise AssertionError("a bad input reached SkyPilot")
+
+    monkeypatch.setattr(sky_backend, "SkyClient", no_sky)  # never the real client (it would start an API server)
     code, out, err = call(capsys, *argv, "--output-dir", str(tmp_path))
     assert code == 2
     assert err.startswith("error: ") and err.count("\n") == 1, err

@@ -292,8 +292,11 @@ def test_fetch_logs_copies_the_run_log(tmp_path: Path) -> None:
     backend = SkyBackend(SkyOptions(), client)
     dest = tmp_path / "logs" / "job.log"
     assert run(backend.fetch_logs("5", dest)) == dest
-    assert dest.read_text() == "log of job 5\n"
+    header, body = dest.read_text().splitlines()
+    assert header.startswith("==== ") and "SkyPilot job 5" in header and body == "log of job 5"
     assert [p.name for p in dest.parent.iterdir()] == ["job.log"]  # the download folder is cleaned up
+    run(backend.fetch_logs("5", dest))  # a second attempt appends
+    assert dest.read_text().count("log of job 5") == 2
     client.down = ["not-up"]
     assert run(backend.fetch_logs("5", tmp_path / "other.log")) is None
 

@@ -19,6 +19,7 @@ from benchmark.orchestration.backends.sky_tasks import (
     build_cluster_config,
     build_task_config,
     launch_secrets,
+    remote_argv,
     remote_run_uri,
     sky_name,
     to_sky_task,
@@ -188,9 +189,27 @@ def test_run_folder_on_bucket_and_envs() -> None:
         "WANDB_MODE": "offline",
         "WANDB_PROJECT": "archbench",
         "WANDB_SILENT": "true",
+        "ARCHBENCH_PRINT_RESULT": "1",
     }
     eval_cfg = build_task_config(eval_spec(), opts)
     assert f"exec archbench evaluate --run {remote} --episodes 20" in eval_cfg["run"]
+
+
+def test_a_file_inside_the_run_folder_keeps_its_name_on_the_node() -> None:
+    """A baseline's run folder is baselines/; its --out is a file in it, not the folder itself."""
+    folder = Path("results/exp1/baselines")
+    spec = train_spec(
+        job_id="exp1.baseline.level_2",
+        run_id="exp1.baseline.level_2",
+        kind=JobKind.EVAL,
+        run_dir=folder,
+        argv=("evaluate", "--policy", "random", "--level", "level_2", "--out", str(folder / "level_2.json")),
+    )
+    assert (
+        remote_argv(spec, SkyOptions(storage="s3://b/p"))[-1] == f"{REMOTE_RESULTS}/exp1.baseline.level_2/level_2.json"
+    )
+    spec = train_spec(argv=("evaluate", f"--out={folder / 'x.json'}"), run_dir=folder)
+    assert remote_argv(spec, SkyOptions(storage="s3://b/p"))[-1] == f"--out={REMOTE_RESULTS}/{RUN_ID}/x.json"
 
 
 def test_setup_installs_cuda_torch_in_project_range_then_project() -> None:

@@ -97,7 +97,9 @@ def measured_throughput(output_dir: Path) -> Throughput:
     )
 
 
-def make_plan(options: ExperimentOptions, archs: list[str], levels: list[str]) -> Plan:
+def make_plan(options: ExperimentOptions, archs: list[str], levels: list[str], wandb_mode: str | None = None) -> Plan:
+    from benchmark.orchestration.factory import resolve_wandb_mode
+
     return build_plan(
         experiment_id=options.experiment_id,
         root=Path(options.output_dir) / options.experiment_id,
@@ -106,7 +108,7 @@ def make_plan(options: ExperimentOptions, archs: list[str], levels: list[str]) -
         seeds=list(range(options.seeds_per_level)),
         timesteps=options.timesteps,
         episodes=options.episodes,
-        wandb_mode=options.wandb_mode or ("offline" if options.local else "online"),
+        wandb_mode=wandb_mode or resolve_wandb_mode(options),
         architectures_module=options.architectures_module,
         throughput=measured_throughput(options.output_dir),
     )
@@ -229,7 +231,9 @@ def print_plan(console: Console, plan: Plan, options: ExperimentOptions, ledger:
         console.print("time estimate: unknown (no earlier ledger under the output folder has measured throughput)")
 
 
-def print_summary(console: Console, plan: Plan, ledger: Ledger, outcome: Outcome, resume: str) -> None:
+def print_summary(
+    console: Console, plan: Plan, ledger: Ledger, outcome: Outcome, resume: str, remote: str | None = None
+) -> None:
     runs = [ledger.run(r.run_id) for r in plan.runs]
     evaluated = sum(r is not None and r.evaluation.status == Status.SUCCESS for r in runs)
     console.print(
@@ -249,7 +253,11 @@ def print_summary(console: Console, plan: Plan, ledger: Ledger, outcome: Outcome
         console.print(f"  ... and {len(problems) - 20} more (see the ledger)")
     paths = plan.paths
     console.print(f"ledger:      {paths.ledger}")
-    console.print(f"run folders: {paths.root / 'runs'}/<run id> (checkpoint.pt, metrics.jsonl, eval.json)")
+    if remote is None:
+        console.print(f"run folders: {paths.root / 'runs'}/<run id> (checkpoint.pt, metrics.jsonl, eval.json)")
+    else:
+        console.print(f"run folders: {paths.root / 'runs'}/<run id> (train_summary.json, eval.json from the logs)")
+        console.print(f"on the bucket: {remote}/<run id> (checkpoint.pt, metrics.jsonl, the same JSON files)")
     console.print(f"baselines:   {paths.root / 'baselines'}/<level>.json")
     console.print(f"logs:        {paths.logs}/<job id>.log")
     if outcome.interrupted:
@@ -268,24 +276,34 @@ def run_experiment(
     console: Console | None = None,
     live: bool | None = None,
 ) -> int:
-    """Plan, then (unless --dry-run) run the experiment to the end, an error, or Ctrl-C. Returns the exit code."""
-    from benchmark.orchestration.backends.local import available_cpus
-    from benchmark.orchestration.factory import make_backend
+    """Plan, then (unless --dry-run) run the experiment to the end, an error, or Ctrl-C. Returns the exit code.
+
+    A backend that becomes unavailable (no cloud enabled) ends the run with a UsageError: one line, exit 2,
+    the ledger saved and valid."""
+    from benchmark.orchestration import factory
 
     console = console or Console(soft_wrap=True)  # long lines stay whole in logs
+    wandb_mode = factory.resolve_wandb_mode(options)
     archs, levels = resolve_names(options)
-    plan = make_plan(options, archs, levels)
+    plan = make_plan(options, archs, levels, wandb_mode)
     existing = read_ledger(plan.paths.ledger, options.experiment_id)
     if existing is not None:
         check_budget(existing, options)
     if options.dry_run:
-        print_plan(console, plan, options, existing, options.max_parallel or min(4, available_cpus()))
+        sky_opts = None if options.local else factory.sky_options(options, wandb_mode, factory.code_source())
+        print_plan(console, plan, options, existing, options.max_parallel or factory.default_max_parallel(options))
+        if sky_opts is not None:  # files only: no sky import, no API server
+            folder, count = factory.write_sky_yamls(plan, sky_opts)
+            console.print(f"SkyPilot: {sky_opts.summary()}", highlight=False)
+            console.print(f"task YAMLs: {count} written to {folder}/ (secrets redacted)", highlight=False)
+            for problem in factory.cloud_problems(options, wandb_mode):
+                console.print(f"[yellow]note[/]: a real launch refuses this: {problem}", highlight=False)
         console.print("nothing launched (--dry-run)")
         return EXIT_OK
 
-    backend = backend or make_backend(options)
+    backend = backend or factory.make_backend(options, wandb_mode)
     capacity = getattr(backend, "capacity", None)
-    max_parallel = options.max_parallel or capacity or min(4, available_cpus())
+    max_parallel = options.max_parallel or capacity or factory.default_max_parallel(options)
     if capacity and max_parallel > capacity:
         console.print(f"note: --max-parallel {max_parallel} > {capacity} GPU slots; running {capacity} at once")
     resolved = options.model_copy(
@@ -293,7 +311,7 @@ def run_experiment(
             "architectures": archs,
             "levels": levels,
             "max_parallel": max_parallel,
-            "wandb_mode": options.wandb_mode or ("offline" if options.local else "online"),
+            "wandb_mode": wandb_mode,
         }
     )
     with experiment_lock(plan.paths.lock):
@@ -308,6 +326,9 @@ def run_experiment(
         )
         check_budget(ledger, options)
         ledger.config = resolved.model_dump(mode="json", exclude={"dry_run"})
+        backend_config = getattr(backend, "ledger_config", None)
+        if callable(backend_config):
+            ledger.config["backend"] = backend_config()
         ledger.environment = capture_environment(Path(__file__).resolve().parents[2])
         ledger.end_time = None
         session = Session(
@@ -321,6 +342,9 @@ def run_experiment(
             f"experiment {plan.experiment_id}: {len(plan.runs)} runs, {len(plan.jobs)} jobs, at most {max_parallel} "
             f"at once on the {backend.name} backend; ledger {plan.paths.ledger}"
         )
+        sky_opts = getattr(backend, "options", None)
+        if hasattr(sky_opts, "summary"):
+            console.print(f"SkyPilot: {sky_opts.summary()}", highlight=False)
         config = SchedulerConfig(
             max_parallel=max_parallel,
             retries=options.retries,
@@ -331,10 +355,15 @@ def run_experiment(
         live = console.is_terminal if live is None else live
         outcome = asyncio.run(_run(plan, store, backend, config, console, live))
         session.ended_at = now_iso()
-        session.outcome = "interrupted" if outcome.interrupted else ("complete" if outcome.complete else "failed")
+        if outcome.fatal:
+            session.outcome = "backend unavailable"
+        else:
+            session.outcome = "interrupted" if outcome.interrupted else ("complete" if outcome.complete else "failed")
         if not outcome.interrupted and outcome.pending == 0:
             ledger.end_time = now_iso()
         store.save()
+    if outcome.fatal:  # one line, exit 2; launched nothing more, the ledger is valid and the same command resumes
+        raise UsageError(outcome.fatal)
     if options.skip_training:
         missing = [
             r.run_id for r in plan.runs if (rr := ledger.run(r.run_id)) and rr.evaluation.status == Status.SKIPPED
@@ -346,7 +375,7 @@ def run_experiment(
                 highlight=False,
                 soft_wrap=True,
             )
-    print_summary(console, plan, ledger, outcome, resume_command)
+    print_summary(console, plan, ledger, outcome, resume_command, getattr(sky_opts, "storage", None))
     write_report(console, options)
     if outcome.interrupted:
         return EXIT_INTERRUPTED

@@ -162,7 +162,8 @@ class Session(_Model):
     command: str
     pid: int
     git_commit: str | None = None  # the code this session ran (a resume may run newer code)
-    outcome: str = "running"  # running, complete, failed, interrupted, dry-run (never written), crashed = stays running
+    # running, complete, failed, interrupted, backend unavailable; a crashed controller's session stays running
+    outcome: str = "running"
 
 
 class Ledger(_Model):

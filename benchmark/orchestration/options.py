@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from benchmark.errors import UsageError
+from benchmark.orchestration.backends.sky_tasks import validate_accelerator  # no sky import: names only
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 DEFAULT_EPISODES = 16  # as benchmark.evaluation.evaluator (not imported: it imports torch)
@@ -27,7 +28,9 @@ class ExperimentOptions(BaseModel):
     )
     timesteps: int = Field(gt=0, description="agent steps per training run")
     local: bool = Field(False, description="run jobs as subprocesses on this machine (else SkyPilot)")
-    max_parallel: int | None = Field(None, ge=1, description="jobs at once, train and eval (local: min(4, cpus))")
+    max_parallel: int | None = Field(
+        None, ge=1, description="jobs at once, train and eval (default: factory.default_max_parallel)"
+    )
     seeds_per_level: int = Field(3, ge=1, description="seeds per (architecture, level) cell: seeds 0..n-1")
     architectures: list[str] | None = Field(None, description="architecture names (default: all registered)")
     levels: list[str] | None = Field(None, description="level names (default: all five)")
@@ -45,7 +48,21 @@ class ExperimentOptions(BaseModel):
         900.0, gt=0, description="kill and retry a job whose log/metrics show no progress for this many seconds"
     )
     jobs_per_gpu: int = Field(1, ge=1, description="jobs sharing one GPU (local, with GPUs)")
+    # ---- the cloud (SkyPilot; ignored with --local) ----
+    gpus: int = Field(1, ge=1, description="GPUs per job on the cloud")
+    accelerator: str = Field("L4", description="GPU type on the cloud (checked against known names)")
+    cloud: str | None = Field(None, description="SkyPilot infra: aws, gcp/us-central1, k8s (default: any enabled)")
+    use_spot: bool = Field(False, description="spot instances; managed jobs recover from preemption")
+    storage: str | None = Field(None, description="bucket URI (s3://b/p, gs://b/p) holding the run folders")
+    cluster: str | None = Field(None, description="cluster mode: run every job on this one shared cluster")
+    nodes: int | None = Field(None, ge=1, description="cluster mode: nodes of the shared cluster (default 1)")
+    gpus_per_node: int | None = Field(None, ge=1, description="cluster mode: GPUs per node (default --gpus)")
     recipe: str | None = Field(None, description="the recipe these options came from")
+
+    @field_validator("accelerator")
+    @classmethod
+    def _accelerator(cls, value: str) -> str:
+        return validate_accelerator(value)  # before anything launches: SkyPilot itself accepts any name
 
     @field_validator("architectures", "levels", mode="before")
     @classmethod

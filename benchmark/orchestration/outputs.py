@@ -2,21 +2,31 @@
 
 A job's own files are the second source of truth after the ledger: a controller killed between a job's end and
 its next ledger write finds the job complete here and does not run it again.
+
+Remote jobs (SkyPilot) write their run folders on the bucket, which the controller need not be able to read.
+So a job run with ARCHBENCH_PRINT_RESULT=1 ends by printing its result file as one line, `ARCHBENCH_RESULT
+{"kind": "train"|"eval", "data": {...}}`; the controller downloads the job's log when it ends and
+`materialize_result` writes that JSON to the job's output file in the local run folder (train_summary.json,
+eval.json, baselines/<level>.json), where `collect` reads it as it reads a local job's.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from benchmark.orchestration.ledger import EvalMetrics, SimulationMetrics, TrainMetrics
+from benchmark.orchestration.ledger import EvalMetrics, SimulationMetrics, TrainMetrics, atomic_write_text
 from benchmark.orchestration.plan import PlannedJob, Role
 
 CHECKPOINT = "checkpoint.pt"  # as benchmark.training.checkpoint (not imported: it imports torch)
 METRICS = "metrics.jsonl"
 EVAL_FORMAT = "archbench-eval-v1"
+RESULT_MARKER = "ARCHBENCH_RESULT"
+PRINT_RESULT_ENV = "ARCHBENCH_PRINT_RESULT"  # set on remote nodes: the CLI then prints the marker line
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class OutputError(RuntimeError):
@@ -107,3 +117,49 @@ def completed(job: PlannedJob, timesteps: int, episodes: int) -> TrainMetrics | 
         if not ckpt.exists() or job.output.stat().st_mtime < ckpt.stat().st_mtime:
             return None
     return metrics
+
+
+# ---- results of remote jobs, carried in their logs -------------------------------------------------------------
+
+
+def result_line(kind: str, data: dict) -> str:
+    """The marker line a remote job prints last: its result file as compact one-line JSON."""
+    return f"{RESULT_MARKER} " + json.dumps({"kind": kind, "data": data}, separators=(",", ":"))
+
+
+def result_from_log(log: Path) -> dict | None:
+    """The payload of the last marker line in the log's last attempt (after the last `==== ` header), or None.
+
+    The marker may sit after a prefix SkyPilot adds to a line (node name, pid) or inside colour codes.
+    """
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return None
+    found = None
+    for raw in text.splitlines():
+        line = _ANSI.sub("", raw)
+        if line.startswith("==== "):
+            found = None
+            continue
+        at = line.find(RESULT_MARKER + " {")
+        if at >= 0:
+            found = line[at + len(RESULT_MARKER) + 1 :].strip()
+    if found is None:
+        return None
+    try:
+        payload = json.loads(found)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) and isinstance(payload.get("data"), dict) else None
+
+
+def materialize_result(job: PlannedJob, log: Path) -> Path:
+    """Write the result a remote job printed in its log to the job's local output file; OutputError if none."""
+    payload = result_from_log(log)
+    if payload is None:
+        raise OutputError(f"the job ended well but its log {log} holds no {RESULT_MARKER} line")
+    if payload.get("kind") != job.kind.value:
+        raise OutputError(f"{log}: its {RESULT_MARKER} line is a {payload.get('kind')!r} result, not {job.kind.value}")
+    atomic_write_text(job.output, json.dumps(payload["data"], indent=1) + "\n", fsync=False)
+    return job.output

@@ -13,6 +13,14 @@
   continues from its checkpoint: the run folder is the same).
 - Stop: `request_stop()` (Ctrl-C/SIGTERM) stops launching, cancels running jobs and marks them pending, so the
   ledger stays valid and the same command resumes.
+- Backend unavailable: a submit (or the first poll) raising BackendUnavailable (no cloud enabled, no API server)
+  stops the whole run at once: no retry, the job goes back to pending with its attempt undone, jobs already
+  running are left running and recorded (the next controller re-attaches them), and `Outcome.fatal` holds the
+  backend's one-line message.
+- Remote jobs (a backend without `local_files`): a job's log is downloaded when it ends, and a successful job's
+  result is taken from the log's ARCHBENCH_RESULT line into the local run folder before it is collected.
+  A status with `recovering` (SkyPilot RECOVERING: preempted, being restarted by SkyPilot) is not a failure;
+  the heartbeat stall check only applies to backends with local files.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from typing import Any
 from asyncio_throttle import Throttler
 
 from benchmark.orchestration.backend import TERMINAL_STATES, Backend, BackendState, JobSpec, JobStatus
+from benchmark.orchestration.backends import BackendUnavailable
 from benchmark.orchestration.ledger import (
     Attempt,
     JobRecord,
@@ -37,7 +46,14 @@ from benchmark.orchestration.ledger import (
     Status,
     now_iso,
 )
-from benchmark.orchestration.outputs import METRICS, OutputError, checkpoint_of, collect, completed
+from benchmark.orchestration.outputs import (
+    METRICS,
+    OutputError,
+    checkpoint_of,
+    collect,
+    completed,
+    materialize_result,
+)
 from benchmark.orchestration.plan import Plan, PlannedJob, Role
 
 USAGE_EXIT = 2  # the job's command line is wrong: it will fail the same way again
@@ -68,6 +84,7 @@ class Outcome:
     pending: int = 0
     interrupted: bool = False
     launches: int = 0
+    fatal: str | None = None  # the backend became unavailable: its one-line message
 
     @property
     def complete(self) -> bool:
@@ -88,6 +105,7 @@ class _Job:
     queued: bool = False  # in the ready queue
     active: bool = False  # a watcher owns it (submitting, running or recording its verdict)
     kill_reason: str | None = None  # set when the controller kills it (stall)
+    recovering: bool = False  # the backend reports it preempted and being recovered (SkyPilot RECOVERING)
 
     @property
     def job_id(self) -> str:
@@ -97,6 +115,24 @@ class _Job:
     def priority(self) -> tuple[int, int]:
         rank = {Role.BASELINE: 0, Role.EVAL: 1, Role.TRAIN: 2}[self.planned.role]
         return rank, self.order
+
+
+# a watcher's verdict when the controller leaves a job running (backend unavailable): the record stays as it is
+_DETACHED = JobStatus(BackendState.LOST, None, "left running: the controller stopped watching it")
+
+
+def job_spec(job: PlannedJob, attempt: int, env: dict[str, str] | None = None) -> JobSpec:
+    """What a backend gets for one attempt of a planned job (also written as task YAMLs by --dry-run)."""
+    return JobSpec(
+        job_id=job.job_id,
+        run_id=job.run_id,
+        kind=job.kind,
+        argv=job.argv,
+        run_dir=job.run_dir,
+        log_path=job.log_path,
+        attempt=attempt,
+        env=dict(env or {}),
+    )
 
 
 def record_for(ledger: Ledger, job: PlannedJob) -> JobRecord:
@@ -147,6 +183,7 @@ class Scheduler:
         self.local_files = bool(getattr(backend, "local_files", False))
         self.stopping = False
         self.force = False
+        self.fatal: str | None = None
         self.launches = 0
         self._ready: list[tuple[tuple[int, int], int, _Job]] = []
         self._seq = itertools.count()
@@ -224,6 +261,9 @@ class Scheduler:
         if running_here:
             try:
                 statuses = await self.backend.poll([j.record.handle for j in running_here])  # type: ignore[misc]
+            except BackendUnavailable as exc:  # nothing can run: leave every record as the ledger has it
+                self._set_fatal(str(exc))
+                return []
             except Exception as exc:  # noqa: BLE001 - an unreachable backend means: start them again
                 self.on_event("controller", "warning", f"could not poll earlier jobs ({exc}); starting them again")
         for job in self.jobs.values():
@@ -236,13 +276,18 @@ class Scheduler:
                 continue
             if status is not None and status.state == BackendState.SUCCEEDED:
                 self._close_attempt(job, "success", status.exit_code, "ended while no controller watched it")
+                await self._fetch_remote(job, status)
                 try:
                     self._succeed(job, collect(job.planned), "ended while no controller watched it")
                     continue
                 except OutputError:
                     pass
             elif rec.status == Status.RUNNING:
-                self._close_attempt(job, "lost", None, "the controller stopped while this job ran")
+                detail = "the controller stopped while this job ran"
+                if status is not None:  # it ended unwatched: say how, with its log when it is remote
+                    detail = status.detail or detail
+                    await self._fetch_remote(job, status)
+                self._close_attempt(job, "lost", status.exit_code if status else None, detail)
             done = completed(job.planned, self.plan.timesteps, self.plan.episodes)
             if done is not None:
                 self._succeed(job, done, "found complete outputs of an earlier attempt")
@@ -291,6 +336,9 @@ class Scheduler:
         limit = max(1, round(rate))
         self._throttler = Throttler(rate_limit=limit, period=limit / rate)
         reattach = await self._prepare()
+        if self.fatal is not None:
+            self.store.save()
+            return self._outcome()
         for job in reattach:
             job.active = True
             job.holds_permit = not self._sem.locked()
@@ -404,11 +452,22 @@ class Scheduler:
             self._emit(job, "reattached", f"handle {job.handle}")
         elif not await self._submit(job):
             return
+        elif self.stopping:  # the stop came while this launch was in flight (remote launches take seconds)
+            if self.fatal is not None:
+                return  # recorded as running with its handle: the next controller re-attaches it
+            try:
+                await self.backend.cancel([job.handle or ""])
+            except Exception as exc:  # noqa: BLE001
+                self.on_event("controller", "warning", f"cancel failed: {exc}")
+            await self._finish(job, JobStatus(BackendState.CANCELLED, None, "stopped by the controller"))
+            return
         job.future = asyncio.get_running_loop().create_future()
         assert job.handle is not None
         self._running[job.handle] = job
         status = await job.future
         self._running.pop(job.handle, None)
+        if status is _DETACHED:
+            return
         await self._finish(job, status)
 
     async def _submit(self, job: _Job) -> bool:
@@ -426,20 +485,15 @@ class Scheduler:
             rec.backend = self.backend.name
             rec.started_at, rec.ended_at, rec.duration_seconds = now_iso(), None, None
             rec.history.append(Attempt(attempt=rec.attempts, started_at=rec.started_at, backend=self.backend.name))
-            spec = JobSpec(
-                job_id=job.job_id,
-                run_id=job.planned.run_id,
-                kind=job.planned.kind,
-                argv=job.planned.argv,
-                run_dir=job.planned.run_dir,
-                log_path=job.planned.log_path,
-                attempt=rec.attempts,
-                env=dict(self.config.env),
-            )
+            spec = job_spec(job.planned, rec.attempts, self.config.env)
             job.started, job.started_wall = time.monotonic(), time.time()
             self.launches += 1
             try:
                 handle = await self.backend.submit(spec)
+            except BackendUnavailable as exc:  # nothing will run: undo this attempt and stop the whole run
+                self._undo_attempt(job)
+                self._set_fatal(str(exc))
+                return False
             except Exception as exc:  # noqa: BLE001 - a launch failure is a failed attempt like any other
                 detail = f"submit failed: {type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
                 await self._finish(job, JobStatus(BackendState.FAILED, None, detail))
@@ -449,6 +503,26 @@ class Scheduler:
         self._emit(job, "start", f"attempt {rec.attempts}")
         self._changed()
         return True
+
+    def _undo_attempt(self, job: _Job) -> None:
+        """A submit that launched nothing: the job is pending again, as if it had never been tried."""
+        self._touch(job)
+        rec = job.record
+        rec.attempts -= 1
+        job.session_attempts -= 1
+        self.launches -= 1
+        if rec.history and rec.history[-1].ended_at is None:
+            rec.history.pop()
+        rec.status, rec.handle, rec.backend = Status.PENDING, None, None
+        rec.started_at = rec.history[-1].started_at if rec.history else None
+        rec.ended_at = rec.history[-1].ended_at if rec.history else None
+        self._changed()
+
+    def _set_fatal(self, message: str) -> None:
+        if self.fatal is None:
+            self.fatal = message
+            self.on_event("controller", "error", message)
+        self.request_stop()
 
     # ---- verdicts ---------------------------------------------------------------------------------------
 
@@ -463,9 +537,38 @@ class Scheduler:
             att.ended_at, att.duration_seconds, att.outcome = ended, duration, outcome
             att.exit_code, att.detail = exit_code, detail
 
+    async def _fetch_remote(self, job: _Job, status: JobStatus) -> JobStatus:
+        """Remote jobs: download the log; for a success, write the result the log carries into the run folder.
+
+        Returns the status to judge the job by: a success whose log holds no result becomes a failure."""
+        handle = job.handle or job.record.handle
+        if self.local_files or not handle:
+            return status
+        p = job.planned
+        try:
+            await self.backend.fetch_logs(handle, p.log_path)
+        except Exception as exc:  # noqa: BLE001 - the log may still be there from an earlier try
+            self.on_event(job.job_id, "warning", f"could not download its log: {' '.join(str(exc).split())}")
+        if status.state != BackendState.SUCCEEDED:
+            return status
+        try:
+            materialize_result(p, p.log_path)
+        except OutputError as exc:
+            return JobStatus(BackendState.FAILED, status.exit_code, str(exc))
+        return status
+
     async def _finish(self, job: _Job, status: JobStatus) -> None:
         self._touch(job)
         rec, p = job.record, job.planned
+        if status.state == BackendState.CANCELLED and job.kill_reason is None:  # we stopped it: Ctrl-C
+            self._close_attempt(job, "interrupted", status.exit_code, "stopped by the controller")
+            rec.status, rec.error = Status.PENDING, "interrupted; the same command resumes it"
+            job.session_attempts -= 1
+            self._emit(job, "interrupted", rec.error)
+            self._changed()
+            return
+        if not self.local_files and job.kill_reason is None:
+            status = await self._fetch_remote(job, status)
         if status.state == BackendState.SUCCEEDED or (
             status.state == BackendState.LOST and completed(p, self.plan.timesteps, self.plan.episodes)
         ):
@@ -478,19 +581,7 @@ class Scheduler:
                 self._succeed(job, metrics, f"in {rec.duration_seconds:.1f} s")
                 self._changed()
                 return
-        if status.state == BackendState.CANCELLED and job.kill_reason is None:  # we stopped it: Ctrl-C
-            self._close_attempt(job, "interrupted", status.exit_code, "stopped by the controller")
-            rec.status, rec.error = Status.PENDING, "interrupted; the same command resumes it"
-            job.session_attempts -= 1
-            self._emit(job, "interrupted", rec.error)
-            self._changed()
-            return
         detail = job.kill_reason or status.detail or str(status.state)
-        if not self.local_files and job.handle:
-            try:
-                await self.backend.fetch_logs(job.handle, p.log_path)
-            except Exception:  # noqa: BLE001 - logs are a nicety
-                pass
         last = _last_line(p.log_path)
         if last and job.kill_reason is None:
             detail = f"{detail}: {last}"
@@ -541,8 +632,13 @@ class Scheduler:
                 continue
             for handle, status in statuses.items():
                 job = waiting.get(handle)
-                if job is not None and status.state in TERMINAL_STATES and not job.future.done():
+                if job is None:
+                    continue
+                if status.state in TERMINAL_STATES and not job.future.done():
                     job.future.set_result(status)
+                elif status.recovering != job.recovering:  # preempted / back: SkyPilot's business, not a failure
+                    job.recovering = status.recovering
+                    self._emit(job, "recovering" if status.recovering else "recovered", status.detail)
             now = time.monotonic()
             if self.config.stall_timeout and self.local_files and now - last_stall_check >= stall_every:
                 last_stall_check = now
@@ -580,6 +676,12 @@ class Scheduler:
             timer.cancel()
         self._timers.clear()
         handles = [h for h, j in self._running.items() if j.future is not None and not j.future.done()]
+        if handles and self.fatal is not None:  # cancelling needs the backend too: leave them, recorded
+            for handle in handles:
+                job = self._running[handle]
+                self._emit(job, "detached", f"left running as {handle}; the same command re-attaches it")
+                job.future.set_result(_DETACHED)  # type: ignore[union-attr]
+            return
         if handles:
             try:
                 await self.backend.cancel(handles)
@@ -591,7 +693,7 @@ class Scheduler:
                     job.future.set_result(JobStatus(BackendState.CANCELLED, None, "stopped by the controller"))
 
     def _outcome(self) -> Outcome:
-        out = Outcome(interrupted=self.stopping, launches=self.launches)
+        out = Outcome(interrupted=self.stopping and self.fatal is None, launches=self.launches, fatal=self.fatal)
         for job in self.jobs.values():
             status = job.record.status
             if status == Status.SUCCESS:

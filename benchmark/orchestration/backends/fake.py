@@ -128,6 +128,48 @@ def fake_simulation(reward: float) -> dict:
     }
 
 
+def fake_train_summary(opts: dict[str, str], out: Path, sps: float = 1000.0) -> dict:
+    steps = int(opts["timesteps"])
+    return {
+        "level": opts["level"],
+        "architecture": opts["architecture"],
+        "seed": int(opts["seed"]),
+        "agent_steps": steps,
+        "wall_seconds": steps / sps,
+        "sps": sps,
+        "parameters": 1234,
+        "checkpoint": str(out / "checkpoint.pt"),
+        "resumed_from": 0,
+        "device": "cpu",
+        "threads": 1,
+    }
+
+
+def fake_eval_result(opts: dict[str, str]) -> dict:
+    random = opts.get("policy") == "random"
+    return {
+        "format": "archbench-eval-v1",
+        "policy": "random" if random else "trained",
+        "architecture": "random" if random else "fake",
+        "level": opts.get("level", "unknown"),
+        "checkpoint_agent_steps": 0,
+        "episodes_per_simulation": int(opts.get("episodes", 16)),
+        "eval_seed": 0,
+        "seconds": 0.01,
+        "simulations": {"basic": fake_simulation(0.1 if random else 1.0)},
+    }
+
+
+def fake_result(argv: Sequence[str]) -> tuple[str, dict]:
+    """(kind, data) of the ARCHBENCH_RESULT line the real CLI prints for this argv on a remote node."""
+    command, opts = parse_options(argv)
+    if command == "train":
+        return "train", fake_train_summary(opts, Path(opts["out"]))
+    if command == "evaluate":
+        return "eval", fake_eval_result(opts)
+    raise ValueError(f"fake job: unknown command {command!r}")
+
+
 def write_fake_outputs(argv: Sequence[str], sps: float = 1000.0) -> None:
     """Write the files `archbench train` / `archbench evaluate` write for this argv, with made-up numbers."""
     command, opts = parse_options(argv)
@@ -138,35 +180,10 @@ def write_fake_outputs(argv: Sequence[str], sps: float = 1000.0) -> None:
         (out / "checkpoint.pt").write_bytes(b"fake checkpoint")
         with (out / "metrics.jsonl").open("a") as f:
             f.write(json.dumps({"agent_steps": steps, "sps": sps, "reward_per_agent": 1.0}) + "\n")
-        summary = {
-            "level": opts["level"],
-            "architecture": opts["architecture"],
-            "seed": int(opts["seed"]),
-            "agent_steps": steps,
-            "wall_seconds": steps / sps,
-            "sps": sps,
-            "parameters": 1234,
-            "checkpoint": str(out / "checkpoint.pt"),
-            "resumed_from": 0,
-            "device": "cpu",
-            "threads": 1,
-        }
-        (out / "train_summary.json").write_text(json.dumps(summary))
+        (out / "train_summary.json").write_text(json.dumps(fake_train_summary(opts, out, sps)))
     elif command == "evaluate":
-        random = opts.get("policy") == "random"
         target = Path(opts["out"]) if "out" in opts else Path(opts["run"]) / "eval.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        result = {
-            "format": "archbench-eval-v1",
-            "policy": "random" if random else "trained",
-            "architecture": "random" if random else "fake",
-            "level": opts.get("level", "unknown"),
-            "checkpoint_agent_steps": 0,
-            "episodes_per_simulation": int(opts.get("episodes", 16)),
-            "eval_seed": 0,
-            "seconds": 0.01,
-            "simulations": {"basic": fake_simulation(0.1 if random else 1.0)},
-        }
-        target.write_text(json.dumps(result))
+        target.write_text(json.dumps(fake_eval_result(opts)))
     else:
         raise ValueError(f"fake job: unknown command {command!r}")

@@ -14,6 +14,7 @@ import contextlib
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,9 +242,17 @@ def _job_status(record: SkyJobRecord | None, states: Mapping[str, BackendState],
 
 
 class SkyBackend:
-    """Backend running each archbench job as a SkyPilot managed job, or as a job on one shared cluster."""
+    """Backend running each archbench job as a SkyPilot managed job, or as a job on one shared cluster.
+
+    Run folders live on the bucket, not here (`local_files = False`): the scheduler then downloads each job's
+    log when it ends and takes its result from the log's ARCHBENCH_RESULT line (benchmark.orchestration.outputs),
+    and applies no heartbeat stall check (SkyPilot's job_recovery and max_restarts_on_errors handle dead nodes).
+    """
 
     name = "sky"
+    poll_interval = 10.0  # seconds between status queries: one queue request per poll for all jobs
+    submit_rate = 1.0  # launches per second at most (each is an API request that uploads the task)
+    local_files = False
 
     def __init__(
         self,
@@ -256,6 +265,17 @@ class SkyBackend:
         self._environ = environ  # where launch secrets come from; None: os.environ at launch time
         self._cluster_lock = asyncio.Lock()
         self._cluster_ready = False
+
+    @property
+    def capacity(self) -> int | None:
+        """Cluster mode: jobs that fit on the cluster at once (its GPU slots); managed jobs: no fixed limit."""
+        if self.options.cluster is None:
+            return None
+        return max(1, self.options.nodes * self.options.node_gpus // self.options.gpus)
+
+    def ledger_config(self) -> dict[str, Any]:
+        """What the ledger records about this backend (no secret is part of the options)."""
+        return {"name": self.name, "mode": self.options.mode, **self.options.model_dump(mode="json")}
 
     # --- Backend contract
 
@@ -319,7 +339,8 @@ class SkyBackend:
                 await asyncio.to_thread(self.client.cancel_cluster, cluster, job_ids)
 
     async def fetch_logs(self, handle: str, dest: Path) -> Path | None:
-        """Download the job's log from SkyPilot into dest; None when SkyPilot no longer has it."""
+        """Append the job's log, downloaded from SkyPilot, to dest (after a header line); None when SkyPilot no
+        longer has it."""
         parsed = self._parse(handle)
         if parsed is None:
             return None
@@ -335,7 +356,9 @@ class SkyBackend:
                 return None
             if not logs:
                 return None
-            with dest.open("wb") as out:
+            with dest.open("ab") as out:  # every attempt appends, as local jobs do
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+                out.write(f"==== {stamp} SkyPilot job {handle}: log downloaded after it ended\n".encode())
                 for log in logs:
                     with log.open("rb") as src:
                         shutil.copyfileobj(src, out)

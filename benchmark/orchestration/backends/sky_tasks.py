@@ -177,6 +177,20 @@ class SkyOptions(BaseModel):
     def node_gpus(self) -> int:
         return self.gpus_per_node if self.gpus_per_node is not None else self.gpus
 
+    def summary(self) -> str:
+        """One line for the user: where jobs run, on what, and where their files and code come from."""
+        where = self.infra or "any enabled cloud"
+        if self.mode == "managed":
+            mode = f"one managed job per job ({self.accelerator}:{self.gpus}{', spot' if self.use_spot else ''})"
+        else:
+            mode = (
+                f"cluster {self.cluster}: {self.nodes} x {self.accelerator}:{self.node_gpus}"
+                f"{' spot' if self.use_spot else ''}, {self.gpus} GPU(s) per job"
+            )
+        code = f"git {self.repo_url}@{self.git_commit[:12]}" if self.repo_url and self.git_commit else "working tree"
+        files = self.storage or "the node's disk (no bucket)"
+        return f"{mode} on {where}; run folders on {files}; code: {code}; W&B {self.wandb_mode}"
+
 
 # --- names and paths ----------------------------------------------------------------------------------------
 
@@ -208,15 +222,27 @@ def remote_run_uri(spec: JobSpec, opts: SkyOptions) -> str | None:
 
 
 def remote_argv(spec: JobSpec, opts: SkyOptions) -> list[str]:
-    """The job's argv with its local run folder (`--out X`, `--run X`, the bare path) made the node's."""
+    """The job's argv with its local run folder (`--out X`, `--run X`, the bare path) made the node's.
+
+    A path inside the run folder keeps its place in it (a baseline's `--out baselines/level_1.json`)."""
     local = str(spec.run_dir)
     remote = remote_run_dir(spec, opts)
+
+    def moved(value: str) -> str:
+        path = Path(value)
+        if path != spec.run_dir and path.is_relative_to(spec.run_dir):
+            return f"{remote}/{path.relative_to(spec.run_dir).as_posix()}"
+        return remote
+
     out: list[str] = []
     for i, arg in enumerate(spec.argv):
-        if arg == local or (i > 0 and spec.argv[i - 1] in ("--out", "--run")):
+        if arg == local:
             out.append(remote)
+        elif i > 0 and spec.argv[i - 1] in ("--out", "--run"):
+            out.append(moved(arg))
         elif arg.startswith(("--out=", "--run=")):
-            out.append(f"{arg.split('=', 1)[0]}={remote}")
+            flag, value = arg.split("=", 1)
+            out.append(f"{flag}={moved(value)}")
         else:
             out.append(arg)
     return out
@@ -244,6 +270,7 @@ def job_envs(spec: JobSpec, opts: SkyOptions) -> dict[str, str]:
         WANDB_MODE=opts.wandb_mode,
         WANDB_PROJECT=opts.wandb_project,
         WANDB_SILENT="true",
+        ARCHBENCH_PRINT_RESULT="1",  # the job's log ends with its result (benchmark.orchestration.outputs)
     )
     seed = _seed(spec)
     if seed is not None:
