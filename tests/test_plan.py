@@ -25,7 +25,17 @@ def test_run_ids_and_job_commands(tmp_path):
     assert "--run-id x.fast.level_1_basic.s0" in train.command and train.command.endswith(
         "--architectures-module m.py --quiet"
     )
-    assert ev.argv == ("evaluate", "--run", str(train.run_dir), "--episodes", "2", "--architectures-module", "m.py")
+    assert ev.argv == (
+        "evaluate",
+        "--run",
+        str(train.run_dir),
+        "--episodes",
+        "2",
+        "--architectures-module",
+        "m.py",
+        "--wandb-mode",
+        "offline",
+    )
     assert ev.depends_on == train.job_id and ev.output == train.run_dir / "eval.json"
 
 
