@@ -88,7 +88,10 @@ def test_fast_dynamics_is_fast_plus_trained_dynamics_heads():
     assert len(heads) == 1
     assert count_parameters(dyn) == count_parameters(fast) + count_parameters(heads[0])
     assert fast.aux_loss(None, None, None) is None
-    obs = torch.randint(0, 3, (4, 3, 11, 11, SPEC.num_features), dtype=torch.uint8)  # NHWC boxes
+    obs = torch.full((4, 3, 20, 3), 0xFF, dtype=torch.uint8)  # tokens: 10 valid, 10 padding per step
+    obs[..., :10, 0] = torch.randint(0, 11, (4, 3, 10), dtype=torch.uint8) * 16 + torch.randint(0, 11, (4, 3, 10))
+    obs[..., :10, 1] = torch.randint(0, SPEC.num_features, (4, 3, 10), dtype=torch.uint8)
+    obs[..., :10, 2] = torch.randint(1, 5, (4, 3, 10), dtype=torch.uint8)
     reset = torch.zeros(4, 3, dtype=torch.bool)
     out, _ = dyn(obs, reset, dyn.initial_state(4))
     loss = dyn.aux_loss(out, torch.ones(12), torch.full((12,), 2.0))
