@@ -20,7 +20,7 @@ from orchestration_helpers import make_plan
 from sky_helpers import ControllerKilled, FakeCloud, ReplaySkyClient
 
 from benchmark.adaptive import main
-from benchmark.orchestration.backends.sky import NO_CLOUD_MESSAGE
+from benchmark.orchestration.backends.sky import NO_CLOUD_MESSAGE, NO_STORAGE_MESSAGE
 from benchmark.orchestration.ledger import read_ledger
 from benchmark.orchestration.outputs import RESULT_MARKER, OutputError, materialize_result, result_from_log, result_line
 
@@ -391,7 +391,8 @@ def test_real_cli_launch_without_cloud_ends_in_one_line(sky_home: Path, tmp_path
             timeout=60,
         )
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stderr.strip().splitlines()[-1] == f"error: {NO_CLOUD_MESSAGE}", done.stderr[-3000:]
+    # with a bucket to mount, SkyPilot finds no cloud storage before it looks for compute
+    assert done.stderr.strip().splitlines()[-1] == f"error: {NO_STORAGE_MESSAGE}", done.stderr[-3000:]
     assert "Traceback" not in done.stdout + done.stderr
     ledger = read_ledger(tmp_path / "real" / "benchmark_results.json", "real")
     assert ledger is not None and ledger.sessions[-1].outcome == "backend unavailable"
