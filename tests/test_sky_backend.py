@@ -19,6 +19,7 @@ from benchmark.orchestration.backends import BackendUnavailable
 from benchmark.orchestration.backends.sky import (
     MANAGED_STATES,
     NO_CLOUD_MESSAGE,
+    NO_STORAGE_MESSAGE,
     ClusterMissing,
     ControllerNotUp,
     SkyBackend,
@@ -343,6 +344,14 @@ def test_sky_exceptions_are_translated() -> None:
     with pytest.raises(BackendUnavailable) as err, SkyClient.translated():
         raise exceptions.NoCloudAccessError("Cloud access is not set up. Run: \x1b[1msky check\x1b[0m")
     assert str(err.value) == NO_CLOUD_MESSAGE and "\n" not in NO_CLOUD_MESSAGE
+    with pytest.raises(BackendUnavailable) as err, SkyClient.translated():  # a bucket mount and no cloud
+        raise exceptions.NotSupportedError(
+            "Cloud-based file_mounts are specified, but no cloud storage is available. Please specify local "
+            "file_mounts only."
+        )
+    assert str(err.value) == NO_STORAGE_MESSAGE and "\n" not in NO_STORAGE_MESSAGE
+    with pytest.raises(exceptions.NotSupportedError, match="something else"), SkyClient.translated():
+        raise exceptions.NotSupportedError("something else")  # other errors stay a failure of that job
     with pytest.raises(ControllerNotUp, match="No in-progress managed jobs"), SkyClient.translated():
         raise exceptions.ClusterNotUpError("No in-progress managed jobs.")
     with pytest.raises(ClusterMissing, match="does not exist"), SkyClient.translated():

@@ -20,7 +20,7 @@ from orchestration_helpers import make_plan
 from sky_helpers import ControllerKilled, FakeCloud, ReplaySkyClient
 
 from benchmark.adaptive import main
-from benchmark.orchestration.backends.sky import NO_CLOUD_MESSAGE
+from benchmark.orchestration.backends.sky import NO_CLOUD_MESSAGE, NO_STORAGE_MESSAGE
 from benchmark.orchestration.ledger import read_ledger
 from benchmark.orchestration.outputs import RESULT_MARKER, OutputError, materialize_result, result_from_log, result_line
 
@@ -166,6 +166,37 @@ def test_killed_controller_is_replaced_and_relaunches_nothing(tmp_path, capsys, 
             assert "reattached" not in out
             assert [a["outcome"] for a in train["history"]][-1] == "success"
             assert cloud.jobs[int(train["handle"])].name == train["job_id"]
+
+
+def test_ctrl_c_cancels_what_it_launched_and_the_same_command_resumes(tmp_path, capsys, use_cloud):
+    import signal
+
+    long_run = ["PENDING", *["RUNNING"] * 50, "SUCCEEDED"]
+    cloud = FakeCloud(scripts={".train": [long_run]})
+
+    sent: list[int] = []
+
+    def ctrl_c_when(c: FakeCloud) -> bool:
+        if len([j for j in c.running() if j.name.endswith(".train")]) == 2 and not sent:
+            sent.append(signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # the controller's handler: stop launching, cancel, mark pending
+        return False
+
+    use_cloud(ReplaySkyClient(cloud, kill_when=ctrl_c_when))
+    argv = cloud_argv(tmp_path, "intr", "--max-parallel", "2", seeds=2)
+    code, out, err = call(capsys, *argv)
+    assert code == 130, out + err
+    assert "interrupted" in out and "resume with" in out
+    cancelled = [j for j in cloud.jobs.values() if j.cancelled]
+    assert {j.name for j in cancelled} == {"intr.fast.level_1_basic.s0.train", "intr.fast.level_1_basic.s1.train"}
+    ledger = ledger_json(tmp_path, "intr")
+    assert ledger["sessions"][-1]["outcome"] == "interrupted"
+    assert {r["training"]["status"] for r in ledger["runs"]} == {"pending"}
+
+    use_cloud(ReplaySkyClient(cloud))
+    code, out, err = call(capsys, *argv)
+    assert code == 0, out + err
+    assert cloud.launches.count("intr.fast.level_1_basic.s0.train") == 2  # cancelled, so launched again
 
 
 def test_no_cloud_stops_the_run_with_one_line_and_a_valid_ledger(tmp_path, capsys, use_cloud):
@@ -391,7 +422,8 @@ def test_real_cli_launch_without_cloud_ends_in_one_line(sky_home: Path, tmp_path
             timeout=60,
         )
     assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
-    assert done.stderr.strip().splitlines()[-1] == f"error: {NO_CLOUD_MESSAGE}", done.stderr[-3000:]
+    # with a bucket to mount, SkyPilot finds no cloud storage before it looks for compute
+    assert done.stderr.strip().splitlines()[-1] == f"error: {NO_STORAGE_MESSAGE}", done.stderr[-3000:]
     assert "Traceback" not in done.stdout + done.stderr
     ledger = read_ledger(tmp_path / "real" / "benchmark_results.json", "real")
     assert ledger is not None and ledger.sessions[-1].outcome == "backend unavailable"

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     import sky
 
 NO_CLOUD_MESSAGE = "No cloud is enabled for SkyPilot: run `sky check` (and see README 'Running on the cloud')"
+NO_STORAGE_MESSAGE = (
+    "No cloud storage is enabled for SkyPilot (the --storage bucket needs one): run `sky check` "
+    "(and see README 'Running on the cloud')"
+)
+_NO_STORAGE = "no cloud storage is available"  # SkyPilot's NotSupportedError when a bucket mount has no cloud
 
 # SkyPilot managed-job statuses (sky.jobs.ManagedJobStatus, 0.14.1) -> what the scheduler needs to know.
 MANAGED_STATES: dict[str, BackendState] = {
@@ -110,9 +115,10 @@ def _find_log(root: Path) -> list[Path]:
 class SkyClient:
     """Every SkyPilot SDK call archbench makes; methods block, so call them from a thread.
 
-    SkyPilot's exceptions are translated here: no enabled cloud or no API server -> BackendUnavailable
-    (one line for the user); a controller or cluster that is not up -> ControllerNotUp; a missing cluster ->
-    ClusterMissing. Log streaming is never used: concurrent streamed launches crash SkyPilot's spinner.
+    SkyPilot's exceptions are translated here: no enabled cloud (or cloud storage for a bucket mount) or no API
+    server -> BackendUnavailable (one line for the user); a controller or cluster that is not up ->
+    ControllerNotUp; a missing cluster -> ClusterMissing. Log streaming is never used: concurrent streamed
+    launches crash SkyPilot's spinner.
     """
 
     # --- managed jobs
@@ -223,6 +229,10 @@ class SkyClient:
             yield
         except exceptions.NoCloudAccessError:
             raise BackendUnavailable(NO_CLOUD_MESSAGE) from None
+        except exceptions.NotSupportedError as err:
+            if _NO_STORAGE in str(err):  # a managed job mounting a bucket, and no cloud enabled
+                raise BackendUnavailable(NO_STORAGE_MESSAGE) from None
+            raise
         except exceptions.ApiServerConnectionError as err:
             raise BackendUnavailable(f"SkyPilot API server unreachable: {_one_line(err)}") from None
         except exceptions.ClusterDoesNotExist as err:
