@@ -25,6 +25,15 @@ from mettagrid.config.tag import typeTag
 
 RESOURCES: tuple[str, ...] = ("ore", "battery", "heart", "laser", "armor")
 BUILDINGS: tuple[str, ...] = ("mine", "generator", "altar", "lasery", "armory")
+# Converter ratios of the harder levels (2-5): a 3:1 altar and costlier lasers and armor.
+SCARCE_RECIPES: dict[str, dict[str, int]] = {
+    "generator": {"ore": 1},
+    "altar": {"battery": 3},
+    "lasery": {"ore": 1, "battery": 2},
+    "armory": {"ore": 3},
+}
+# The 25x25 arena of levels 3-5.
+LARGE_ARENA: dict[str, int] = {"mine": 8, "generator": 4, "altar": 3, "lasery": 2, "armory": 2, "wall": 30}
 # What each building hands out (its stock item).
 OUTPUT: dict[str, str] = {
     "mine": "ore",

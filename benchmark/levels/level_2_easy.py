@@ -1,6 +1,7 @@
 """Level 2, easy: a larger map, weaker shaping, a 3:1 altar and empty buildings."""
 
 from benchmark.levels.base import LevelConfig
+from benchmark.levels.economy import SCARCE_RECIPES
 
 LEVEL = LevelConfig(
     name="level_2_easy",
@@ -12,12 +13,7 @@ LEVEL = LevelConfig(
     combat=False,
     rewards={"ore": 0.2, "battery": 0.7, "laser": 0.4, "armor": 0.4, "heart": 1.0},
     reward_caps={"ore": 1, "battery": 2, "laser": 1, "armor": 1},
-    recipes={
-        "generator": {"ore": 1},
-        "altar": {"battery": 3},
-        "lasery": {"ore": 1, "battery": 2},
-        "armory": {"ore": 3},
-    },
+    recipes=SCARCE_RECIPES,
     starting_stock={"mine": 1},
     buildings={"mine": 6, "generator": 3, "altar": 2, "lasery": 1, "armory": 1, "wall": 20},
     evaluations=("basic",),

@@ -1,6 +1,7 @@
 """Level 3, medium: combat on (a laser steals a battery, armor blocks), sparse-ish shaping."""
 
 from benchmark.levels.base import LevelConfig
+from benchmark.levels.economy import LARGE_ARENA, SCARCE_RECIPES
 
 LEVEL = LevelConfig(
     name="level_3_medium",
@@ -13,13 +14,8 @@ LEVEL = LevelConfig(
     laser_cost=1,
     rewards={"ore": 0.1, "battery": 0.3, "laser": 0.2, "armor": 0.2, "heart": 1.0},
     reward_caps={"ore": 1, "battery": 1, "laser": 1, "armor": 1},
-    recipes={
-        "generator": {"ore": 1},
-        "altar": {"battery": 3},
-        "lasery": {"ore": 1, "battery": 2},
-        "armory": {"ore": 3},
-    },
+    recipes=SCARCE_RECIPES,
     starting_stock={"mine": 1},
-    buildings={"mine": 8, "generator": 4, "altar": 3, "lasery": 2, "armory": 2, "wall": 30},
+    buildings=LARGE_ARENA,
     evaluations=("basic", "combat"),
 )

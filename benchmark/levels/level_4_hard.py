@@ -1,6 +1,7 @@
 """Level 4, hard: near-sparse reward; credit assignment and exploration."""
 
 from benchmark.levels.base import LevelConfig
+from benchmark.levels.economy import LARGE_ARENA, SCARCE_RECIPES
 
 LEVEL = LevelConfig(
     name="level_4_hard",
@@ -12,13 +13,8 @@ LEVEL = LevelConfig(
     combat=True,
     rewards={"ore": 0.01, "battery": 0.05, "laser": 0.05, "armor": 0.05, "heart": 1.0},
     reward_caps={"ore": 1, "battery": 1, "laser": 1, "armor": 1},
-    recipes={
-        "generator": {"ore": 1},
-        "altar": {"battery": 3},
-        "lasery": {"ore": 1, "battery": 2},
-        "armory": {"ore": 3},
-    },
+    recipes=SCARCE_RECIPES,
     starting_stock={"mine": 1},
-    buildings={"mine": 8, "generator": 4, "altar": 3, "lasery": 2, "armory": 2, "wall": 30},
+    buildings=LARGE_ARENA,
     evaluations=("basic", "combat"),
 )

@@ -1,6 +1,7 @@
 """Level 5, expert: heart-only reward over a learning-progress curriculum of 64 task variants."""
 
 from benchmark.levels.base import CurriculumConfig, LevelConfig
+from benchmark.levels.economy import LARGE_ARENA, SCARCE_RECIPES
 
 LEVEL = LevelConfig(
     name="level_5_expert",
@@ -11,14 +12,9 @@ LEVEL = LevelConfig(
     num_agents=24,
     combat=True,
     rewards={"heart": 1.0},
-    recipes={
-        "generator": {"ore": 1},
-        "altar": {"battery": 3},
-        "lasery": {"ore": 1, "battery": 2},
-        "armory": {"ore": 3},
-    },
+    recipes=SCARCE_RECIPES,
     starting_stock={},
-    buildings={"mine": 8, "generator": 4, "altar": 3, "lasery": 2, "armory": 2, "wall": 30},
+    buildings=LARGE_ARENA,
     evaluations=("basic", "combat"),
     curriculum=CurriculumConfig(),
     notes="Evaluation uses the base game (no pre-stocked buildings), with combat off and on.",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from pydantic import ValidationError
 
 from benchmark.errors import UsageError
 from benchmark.orchestration.backend import Backend
+from benchmark.orchestration.ledger import git_output
 from benchmark.orchestration.options import ExperimentOptions
 
 if TYPE_CHECKING:
@@ -75,27 +75,19 @@ def resolve_wandb_mode(options: ExperimentOptions, environ: Mapping[str, str] | 
     return "online" if env.get("WANDB_API_KEY") else "offline"
 
 
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
 def code_source(root: Path = PROJECT_ROOT) -> tuple[str, str] | None:
     """(repo_url, commit) when nodes can install exactly this code from git, else None (sync the workdir).
 
     Needs a clean tree (untracked files count: a new module would be missing), an https `origin` (nodes hold no
     ssh key) and HEAD on one of its remote branches (as of the last fetch: pushed, so the nodes can check it out).
     """
-    commit = _git(root, "rev-parse", "HEAD")
-    if not commit or _git(root, "status", "--porcelain") != "":
+    commit = git_output(root, "rev-parse", "HEAD")
+    if not commit or git_output(root, "status", "--porcelain") != "":
         return None
-    url = _git(root, "remote", "get-url", "origin")
+    url = git_output(root, "remote", "get-url", "origin")
     if not url or not url.startswith("https://"):
         return None
-    if not _git(root, "branch", "-r", "--contains", commit):
+    if not git_output(root, "branch", "-r", "--contains", commit):
         return None
     return url, commit
 

@@ -314,7 +314,7 @@ def _version(package: str) -> str | None:
         return None
 
 
-def _git(root: Path, *args: str) -> str | None:
+def git_output(root: Path, *args: str) -> str | None:
     try:
         out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
@@ -326,8 +326,8 @@ def capture_environment(project_root: Path) -> Environment:
     """Versions and commit, without importing torch or mettagrid (package metadata only)."""
     from benchmark.orchestration.backends.local import available_cpus
 
-    commit = _git(project_root, "rev-parse", "HEAD")
-    status = _git(project_root, "status", "--porcelain", "--untracked-files=no") if commit else None
+    commit = git_output(project_root, "rev-parse", "HEAD")
+    status = git_output(project_root, "status", "--porcelain", "--untracked-files=no") if commit else None
     return Environment(
         python=platform.python_version(),
         torch=_version("torch"),
