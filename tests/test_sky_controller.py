@@ -127,7 +127,8 @@ def test_killed_controller_is_replaced_and_relaunches_nothing(tmp_path, capsys, 
         if ledger_path.exists():
             snapshots.append(ledger_path.read_bytes())  # written atomically: always a whole file
         trains = [j for j in c.running() if j.name.endswith(".train")]
-        if len(trains) < 2 or not snapshots:
+        baseline_live = any(j.name.endswith(".baseline.level_1_basic") for j in c.running())
+        if len(trains) < 2 or not baseline_live or not snapshots:  # all three launched, whatever the order
             return False
         # recorded: wait until the ledger on disk holds their handles (it is rewritten a few ms after a launch)
         return not recorded or all(f'"handle":"{j.job_id}"'.encode() in snapshots[-1] for j in trains)
