@@ -16,12 +16,13 @@ import torch
 from scipy import stats as sps
 
 from benchmark.architectures import get_architecture, load_architectures_module
+from benchmark.atomic import atomic_write_json
 from benchmark.components.base import ObsSpec
 from benchmark.levels import get_level
 from benchmark.levels.base import LevelConfig
 from benchmark.policy import Policy
 from benchmark.tracking.wandb_tracker import Tracker
-from benchmark.training.checkpoint import CHECKPOINT, atomic_write_json, load_checkpoint
+from benchmark.training.checkpoint import CHECKPOINT, load_checkpoint
 from benchmark.training.ppo import sample_actions
 from benchmark.training.runtime import configure_threads, pick_device
 from benchmark.training.vecenv import BatchedEnv, EpisodeResult, eval_seed

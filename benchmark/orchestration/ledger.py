@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import platform
 import subprocess
-import tempfile
 import time
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -24,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from benchmark.atomic import atomic_write_text
 from benchmark.errors import UsageError
 
 LEDGER_FORMAT = "archbench-results-v1"
@@ -185,22 +184,6 @@ class Ledger(_Model):
         if len(self._index) != len(self.runs):
             self._index = {r.run_id: r for r in self.runs}
         return self._index.get(run_id)
-
-
-def atomic_write_text(path: Path, text: str, fsync: bool = True) -> None:
-    """Write to a temp file in the same folder, then os.replace: readers see the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_ledger(path: Path, experiment_id: str | None = None) -> Ledger | None:

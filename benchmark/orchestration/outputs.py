@@ -18,7 +18,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from benchmark.orchestration.ledger import EvalMetrics, SimulationMetrics, TrainMetrics, atomic_write_text
+from benchmark.atomic import atomic_write_text
+from benchmark.orchestration.ledger import EvalMetrics, SimulationMetrics, TrainMetrics
 from benchmark.orchestration.plan import PlannedJob, Role
 
 CHECKPOINT = "checkpoint.pt"  # as benchmark.training.checkpoint (not imported: it imports torch)

@@ -16,11 +16,12 @@ import numpy as np
 import torch
 
 from benchmark.architectures import get_architecture, load_architectures_module
+from benchmark.atomic import atomic_write_json
 from benchmark.levels import get_level
 from benchmark.levels.curriculum import LearningProgressCurriculum
 from benchmark.policy import Policy, count_parameters
 from benchmark.tracking.wandb_tracker import Tracker
-from benchmark.training.checkpoint import CHECKPOINT, atomic_write_json, load_checkpoint, save_checkpoint
+from benchmark.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from benchmark.training.config import TrainConfig
 from benchmark.training.ppo import compute_gae, logprob_entropy, ppo_loss, sample_actions
 from benchmark.training.runtime import configure_threads, pick_device, seed_everything
