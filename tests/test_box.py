@@ -8,14 +8,19 @@ from benchmark.levels import LEVELS
 from benchmark.training.vecenv import BatchedEnv
 
 
-def naive_box(tokens: np.ndarray, features: int, window: int) -> np.ndarray:
-    box = np.zeros((len(tokens), features, window, window), dtype=np.uint8)
+def naive_box(tokens: np.ndarray, spec) -> np.ndarray:
+    window = spec.window
+    box = np.zeros((len(tokens), spec.num_channels, window, window), dtype=np.uint8)
     for n, agent in enumerate(tokens):
         for loc, feat, value in agent:
-            if loc == 0xFF or feat >= features:
+            if loc == 0xFF or feat >= spec.num_features:
                 continue
             r, c = (window // 2, window // 2) if loc == 0xFE else (loc >> 4, loc & 15)
-            box[n, feat, r, c] = value
+            k = spec.feature_categories[feat]
+            if k:
+                box[n, spec.channel_base[feat] + min(int(value), k - 1), r, c] = 1
+            else:
+                box[n, spec.channel_base[feat], r, c] = value
     return box
 
 
@@ -25,10 +30,14 @@ def test_box_matches_naive_scatter_on_real_observations():
     for _ in range(30):
         env.step(rng.integers(0, 5, env.num_rows))
     spec = env.spec
-    got = tokens_to_box(torch.from_numpy(env.obs.copy()), spec.num_features, spec.window).permute(0, 3, 1, 2).numpy()
-    want = naive_box(env.obs, spec.num_features, spec.window)
+    got = tokens_to_box(torch.from_numpy(env.obs.copy()), spec).permute(0, 3, 1, 2).numpy()
+    want = naive_box(env.obs, spec)
     assert want.any()
     np.testing.assert_array_equal(got, want)
+    # ids are one-hot: every agent sees itself (tag "type:agent" = 0) on its own cell
+    tag = spec.feature_names.index("tag")
+    centre = spec.window // 2
+    assert (got[:, spec.channel_base[tag], centre, centre] == 1).all()
     env.close()
 
 
@@ -45,7 +54,7 @@ def test_sparse_first_conv_equals_the_dense_cnn_on_real_observations():
     spec = env.spec
     torch.manual_seed(0)
     sparse = ScatterCNNEncoder(spec)
-    dense = CNNEncoder(spec.num_features, spec.window)
+    dense = CNNEncoder(spec.num_channels, spec.window)
     assert sparse.state_dict().keys() == dense.state_dict().keys()
     dense.load_state_dict(sparse.state_dict())
     tokens = torch.from_numpy(env.obs.copy())
@@ -58,3 +67,16 @@ def test_sparse_first_conv_equals_the_dense_cnn_on_real_observations():
     got.sum().backward()
     torch.testing.assert_close(sparse.net[0].weight.grad, dense.net[0].weight.grad, atol=1e-4, rtol=1e-4)
     env.close()
+
+
+def test_value_encoding_makes_ids_one_hot_and_single_items_visible():
+    env = BatchedEnv(LEVELS["level_1_basic"], 1, run_seed=0)
+    spec = env.spec
+    env.close()
+    cats = dict(zip(spec.feature_names, spec.feature_categories, strict=True))
+    scales = dict(zip(spec.feature_names, spec.feature_scales, strict=True))
+    assert cats["tag"] == 7  # agent, altar, armory, generator, lasery, mine, wall
+    assert cats["last_action"] == spec.num_actions
+    assert cats["inv:ore"] == 0 and scales["inv:ore"] == 0.125  # one ore = 0.125, not MettaGrid's 1/256
+    assert scales["inv:ore:p1"] == 256 / 8
+    assert spec.num_channels == spec.num_features + sum(k - 1 for k in spec.feature_categories if k)

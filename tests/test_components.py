@@ -32,8 +32,13 @@ def test_token_shim_matches_a_naive_reading(real):
         assert int(td["tok_mask"][n].sum()) == len(real_tokens)
         for i, (loc, feat, value) in enumerate(real_tokens):
             r, c = (centre, centre) if loc == 0xFE else (loc >> 4, loc & 15)
-            assert td["tok_feature"][n, i] == feat
-            torch.testing.assert_close(td["tok_value"][n, i], torch.tensor(value / spec.normalizations[feat]))
+            k = spec.feature_categories[feat]
+            if k:  # an id: its own embedding row per value, input 1
+                assert td["tok_feature"][n, i] == spec.channel_base[feat] + min(value, k - 1)
+                assert td["tok_value"][n, i] == 1.0
+            else:
+                assert td["tok_feature"][n, i] == spec.channel_base[feat]
+                torch.testing.assert_close(td["tok_value"][n, i], torch.tensor(value * spec.feature_scales[feat]))
             torch.testing.assert_close(td["tok_pos"][n, i], torch.tensor([c - centre, r - centre]) / centre)
             if loc == 0xFE and spec.feature_names[feat] == "last_action":
                 assert td["last_action"][n] == value

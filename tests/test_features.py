@@ -54,6 +54,8 @@ def insert_feature(spec: ObsSpec, at: int, name: str) -> ObsSpec:
         window=spec.window,
         num_tokens=spec.num_tokens,
         num_actions=spec.num_actions,
+        categories=spec.feature_categories[:at] + (0,) + spec.feature_categories[at:],
+        scales=spec.feature_scales[:at] + (1 / 7.0,) + spec.feature_scales[at:],
     )
 
 
@@ -93,8 +95,8 @@ def test_token_shim_remaps_shifted_feature_ids_by_name(unknown):
         torch.testing.assert_close(out["logits"].view_as(want), want, atol=1e-6, rtol=0)
         assert int(td["tok_mask"].sum()) == int((new_tokens[:, 0, :, 0] != 0xFF).sum())
     else:
-        assert shim.table_size == spec.num_features + 1
-        assert int(((td["tok_feature"] == spec.num_features) & td["tok_mask"]).sum()) == with_new.shape[0]
+        assert shim.table_size == spec.num_channels + 1
+        assert int(((td["tok_feature"] == spec.num_channels) & td["tok_mask"]).sum()) == with_new.shape[0]
         assert torch.isfinite(out["logits"]).all()
 
 

@@ -22,6 +22,13 @@ class ObsSpec:
 
     Stored in checkpoints: attention encoders remap features by name when the environment's feature
     table changes; box encoders refuse a different table with a clear message.
+
+    `categories` and `scales` say how a token's value becomes network input. A categorical feature
+    (k > 0: object tags, last action, group) is one-hot over k values, because its value is an id: read as
+    a number, "tag 3" would sit between "tag 2" and "tag 4", and id 0 (an agent's own type) would be
+    zero input, invisible. A scalar feature (0) is value x scale; counts are scaled so one item is a
+    visible input (MettaGrid's own normalisation of 256 makes one ore 0.004). Empty tuples mean the
+    legacy encoding: everything scalar, scaled by 1 / normalisation.
     """
 
     feature_names: tuple[str, ...]  # index = the environment's feature id
@@ -29,10 +36,41 @@ class ObsSpec:
     window: int  # egocentric window (height = width)
     num_tokens: int
     num_actions: int
+    categories: tuple[int, ...] = ()
+    scales: tuple[float, ...] = ()
 
     @property
     def num_features(self) -> int:
         return len(self.feature_names)
+
+    @property
+    def feature_categories(self) -> tuple[int, ...]:
+        return self.categories or (0,) * self.num_features
+
+    @property
+    def feature_scales(self) -> tuple[float, ...]:
+        return self.scales or tuple(1.0 / max(n, 1.0) for n in self.normalizations)
+
+    @property
+    def channel_base(self) -> tuple[int, ...]:
+        """First input channel of each feature in a box (a categorical feature spans k channels)."""
+        base, at = [], 0
+        for k in self.feature_categories:
+            base.append(at)
+            at += max(k, 1)
+        return tuple(base)
+
+    @property
+    def num_channels(self) -> int:
+        return sum(max(k, 1) for k in self.feature_categories)
+
+    @property
+    def channel_scales(self) -> tuple[float, ...]:
+        """What one unit of a box channel's uint8 value is worth as input (1 for one-hot channels)."""
+        out: list[float] = []
+        for k, scale in zip(self.feature_categories, self.feature_scales, strict=True):
+            out.extend([1.0] * k if k else [scale])
+        return tuple(out)
 
     def to_dict(self) -> dict:
         return {
@@ -41,6 +79,8 @@ class ObsSpec:
             "window": self.window,
             "num_tokens": self.num_tokens,
             "num_actions": self.num_actions,
+            "categories": list(self.categories),
+            "scales": list(self.scales),
         }
 
     @classmethod
@@ -51,6 +91,8 @@ class ObsSpec:
             window=int(d["window"]),
             num_tokens=int(d["num_tokens"]),
             num_actions=int(d["num_actions"]),
+            categories=tuple(int(k) for k in d.get("categories", ())),
+            scales=tuple(float(x) for x in d.get("scales", ())),
         )
 
 

@@ -15,29 +15,63 @@ PADDING = 0xFF
 GLOBAL = 0xFE
 
 
-def tokens_to_box(tokens: torch.Tensor, num_features: int, window: int) -> torch.Tensor:
-    """[N, K, 3] uint8 tokens -> [N, W, W, F] uint8 box. Global tokens land on the agent's own cell.
+FEATURE_IDS = 256  # uint8 feature ids
+
+
+def channel_tables(spec: ObsSpec) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Lookup tables over all 256 feature ids: first box channel (-1: not in the table), categories
+    (0: scalar), and the scalar scale. Indexing them with a token's feature id avoids any Python loop."""
+    base = torch.full((FEATURE_IDS,), -1, dtype=torch.long)
+    cats = torch.zeros(FEATURE_IDS, dtype=torch.long)
+    scale = torch.zeros(FEATURE_IDS)
+    base[: spec.num_features] = torch.tensor(spec.channel_base, dtype=torch.long)
+    cats[: spec.num_features] = torch.tensor(spec.feature_categories, dtype=torch.long)
+    scale[: spec.num_features] = torch.tensor(spec.feature_scales, dtype=torch.float32)
+    return base, cats, scale
+
+
+def token_channels(
+    tokens: torch.Tensor, base: torch.Tensor, cats: torch.Tensor, window: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """[N, K, 3] tokens -> (cell [N, K], channel [N, K], value [N, K] uint8, categorical [N, K], valid [N, K]).
+
+    A categorical token lands on channel base + value (clamped to its last category) with value 1; a
+    scalar one on its feature's channel with its raw value. Global tokens sit on the agent's own cell.
+    """
+    loc = tokens[..., 0].long()
+    feat = tokens[..., 1].long()
+    raw = tokens[..., 2]
+    centre = window // 2
+    is_global = loc == GLOBAL
+    row = torch.where(is_global, centre, loc >> 4)
+    col = torch.where(is_global, centre, loc & 0x0F)
+    b, k = base[feat], cats[feat]
+    categorical = k > 0
+    channel = b + torch.where(categorical, torch.minimum(raw.long(), k - 1), 0)
+    value = torch.where(categorical, torch.ones_like(raw), raw)
+    valid = (loc != PADDING) & (b >= 0) & (row < window) & (col < window)
+    return row * window + col, channel, value, categorical, valid
+
+
+def tokens_to_box(
+    tokens: torch.Tensor, spec: ObsSpec, tables: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """[N, K, 3] uint8 tokens -> [N, W, W, C] uint8 box of `spec.num_channels` channels.
 
     Channels-last (NHWC) is the layout the CNN runs fastest in; keeping it in the stored box means the
     trainer's rollout storage preserves it and normalising needs no transposing copy. Padding and
-    features beyond `num_features` go to a scratch slot that is cut off afterwards.
+    unknown features go to a scratch slot that is cut off afterwards.
     """
-    n, k, _ = tokens.shape
-    loc = tokens[..., 0].long()
-    feat = tokens[..., 1].long()
-    row = loc >> 4
-    col = loc & 0x0F
-    centre = window // 2
-    is_global = loc == GLOBAL
-    row = torch.where(is_global, centre, row)
-    col = torch.where(is_global, centre, col)
-    valid = (loc != PADDING) & (feat < num_features) & (row < window) & (col < window)
-    index = (row * window + col) * num_features + feat
-    scratch = window * window * num_features
-    index = torch.where(valid, index, scratch)
+    base, cats = tables if tables is not None else channel_tables(spec)[:2]
+    base, cats = base.to(tokens.device), cats.to(tokens.device)
+    n = tokens.shape[0]
+    window, channels = spec.window, spec.num_channels
+    cell, channel, value, _, valid = token_channels(tokens, base, cats, window)
+    scratch = window * window * channels
+    index = torch.where(valid, cell * channels + channel, scratch)
     box = torch.zeros(n, scratch + 1, dtype=torch.uint8, device=tokens.device)
-    box.scatter_(1, index, tokens[..., 2])
-    return box[:, :scratch].view(n, window, window, num_features)
+    box.scatter_(1, index, value)
+    return box[:, :scratch].view(n, window, window, channels)
 
 
 def check_box_features(trained: ObsSpec, env: ObsSpec) -> None:
@@ -50,6 +84,11 @@ def check_box_features(trained: ObsSpec, env: ObsSpec) -> None:
             f"environment has {env.num_features} (added {added}, removed {removed}); box encoders must be "
             "retrained when features change (attention encoders remap them by name)"
         )
+    if (trained.feature_categories, trained.feature_scales) != (env.feature_categories, env.feature_scales):
+        raise ObservationError(
+            "this box (CNN) policy was trained with another encoding of observation values (categories and "
+            "scales per feature); box encoders must be retrained when the encoding changes"
+        )
     if trained.window != env.window:
         raise ObservationError(
             f"this box (CNN) policy was trained on a {trained.window}x{trained.window} window and the environment "
@@ -58,7 +97,7 @@ def check_box_features(trained: ObsSpec, env: ObsSpec) -> None:
 
 
 class BoxNormalize(Component):
-    """uint8 NHWC box -> float NCHW box (channels-last strides) divided by each feature's normalisation."""
+    """uint8 NHWC box -> float NCHW box (channels-last strides), each channel times its scale."""
 
     in_keys = ("obs",)
     out_keys = ("box",)
@@ -66,14 +105,17 @@ class BoxNormalize(Component):
     def __init__(self, spec: ObsSpec):
         super().__init__()
         self.spec = spec
-        inv = torch.tensor([1.0 / max(n, 1.0) for n in spec.normalizations], dtype=torch.float32)
+        inv = torch.tensor(spec.channel_scales, dtype=torch.float32)
         self.register_buffer("inv_norm", inv.view(1, -1, 1, 1), persistent=False)
+        base, cats, _ = channel_tables(spec)
+        self.register_buffer("channel_base", base, persistent=False)
+        self.register_buffer("categories", cats, persistent=False)
 
     def adapt(self, env: ObsSpec) -> None:
         check_box_features(self.spec, env)
 
     def prepare(self, tokens: torch.Tensor) -> torch.Tensor:
-        return tokens_to_box(tokens, self.spec.num_features, self.spec.window)
+        return tokens_to_box(tokens, self.spec, (self.channel_base, self.categories))
 
     def forward(self, td: TensorDict) -> TensorDict:
         # uint8 x float32 -> float32 in one pass; the permuted NHWC input keeps channels-last strides

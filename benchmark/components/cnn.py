@@ -8,7 +8,7 @@ from tensordict import TensorDict
 from torch import nn
 
 from benchmark.components.base import Component, ObsSpec
-from benchmark.components.box import GLOBAL, PADDING, check_box_features
+from benchmark.components.box import channel_tables, check_box_features, token_channels
 from benchmark.components.init import layer_init
 
 
@@ -129,7 +129,7 @@ class ScatterCNNEncoder(CNNEncoder):
     in_keys = ("obs",)
 
     def __init__(self, spec: ObsSpec, **kwargs):
-        super().__init__(spec.num_features, spec.window, **kwargs)
+        super().__init__(spec.num_channels, spec.window, **kwargs)
         conv: nn.Conv2d = self.net[0]
         k, s = conv.kernel_size[0], conv.stride[0]
         side = conv_out(spec.window, k, s)
@@ -154,8 +154,10 @@ class ScatterCNNEncoder(CNNEncoder):
         self.register_buffer("out_pos", out_pos, persistent=False)
         self.register_buffer("k_off", k_off, persistent=False)
         self.register_buffer("pair_ok", ok, persistent=False)
-        inv = torch.tensor([1.0 / max(n, 1.0) for n in spec.normalizations], dtype=torch.float32)
-        self.register_buffer("inv_norm", inv, persistent=False)
+        base, cats, scale = channel_tables(spec)
+        self.register_buffer("channel_base", base, persistent=False)
+        self.register_buffer("categories", cats, persistent=False)
+        self.register_buffer("scale", scale, persistent=False)
 
     def adapt(self, env: ObsSpec) -> None:
         check_box_features(self.spec, env)
@@ -163,19 +165,14 @@ class ScatterCNNEncoder(CNNEncoder):
     def first_conv(self, tokens: torch.Tensor) -> torch.Tensor:
         """[N, K, 3] uint8 tokens -> conv1 pre-activation [N, C1, side, side] (channels-last strides)."""
         n, k, _ = tokens.shape
-        w = self.window
-        loc = tokens[..., 0].long()
-        feat = tokens[..., 1].long()
-        centre = w // 2
-        is_global = loc == GLOBAL
-        row = torch.where(is_global, centre, loc >> 4)
-        col = torch.where(is_global, centre, loc & 0x0F)
-        valid = (loc != PADDING) & (feat < self.in_channels) & (row < w) & (col < w) & (tokens[..., 2] != 0)
+        cell, channel, raw, categorical, valid = token_channels(tokens, self.channel_base, self.categories, self.window)
+        valid &= categorical | (raw != 0)  # a zero scalar adds nothing
         idx = valid.view(-1).nonzero().squeeze(1)
         agent = idx // k
-        f = feat.view(-1)[idx]
-        cell = (row * w + col).view(-1)[idx]
-        value = tokens[..., 2].reshape(-1)[idx].float() * self.inv_norm[f]
+        f = channel.view(-1)[idx]
+        cell = cell.view(-1)[idx]
+        scale = torch.where(categorical.view(-1)[idx], 1.0, self.scale[tokens[..., 1].reshape(-1)[idx].long()])
+        value = raw.reshape(-1)[idx].float() * scale
         pick = self.pair_ok[cell].view(-1).nonzero().squeeze(1)
         entry = pick // 4
         conv: nn.Conv2d = self.net[0]

@@ -57,7 +57,7 @@ class CNNConfig(EncoderConfig):
         sizes = dict(channels=self.channels, kernels=self.kernels, stride=self.stride, out_dim=self.out_dim)
         if self.sparse_first_conv:
             return [ScatterCNNEncoder(spec, **sizes)], self.out_dim
-        return [BoxNormalize(spec), CNNEncoder(spec.num_features, spec.window, **sizes)], self.out_dim
+        return [BoxNormalize(spec), CNNEncoder(spec.num_channels, spec.window, **sizes)], self.out_dim
 
 
 class PufferConfig(CNNConfig):
@@ -70,9 +70,9 @@ class PufferConfig(CNNConfig):
 
     def build(self, spec: ObsSpec) -> tuple[list[Component], int]:
         cnn = CNNEncoder(
-            spec.num_features, spec.window, self.channels, self.kernels, self.stride, self.out_dim, out_key="cnn"
+            spec.num_channels, spec.window, self.channels, self.kernels, self.stride, self.out_dim, out_key="cnn"
         )
-        centre = CentreCellEncoder(spec.num_features, spec.window, self.self_dim)
+        centre = CentreCellEncoder(spec.num_channels, spec.window, self.self_dim)
         return [BoxNormalize(spec), cnn, centre, Concat(("cnn", "self_embed"))], self.out_dim + self.self_dim
 
 

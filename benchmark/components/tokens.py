@@ -2,12 +2,14 @@
 
 A token is [location, feature id, value] (uint8). The shim turns a batch [N, K, 3] into per-token tensors
 trimmed to the longest row's valid tokens (observations hold 30-55 of 200 slots on level 1):
-- `tok_feature` [N, L] long: index into the TRAINED feature table; features the environment has and the
-  trained table lacks go to one reserved index (`unknown="reserve"`, the table then has one extra row)
-  or are dropped (`unknown="drop"`);
+- `tok_feature` [N, L] long: index into the TRAINED table of input channels (`ObsSpec.channel_base`): a
+  scalar feature has one row, a categorical one (an id: object tag, last action) a row per value, so
+  "mine" and "wall" get their own embeddings instead of values 0.5 and 0.6 of one; features the
+  environment has and the trained table lacks go to one reserved index (`unknown="reserve"`, the table
+  then has one extra row) or are dropped (`unknown="drop"`);
 - `tok_pos` [N, L, 2] float: (x, y) offset from the agent in half-windows of the trained window, so -1..1;
   global tokens (location 0xFE) sit on the agent's own cell;
-- `tok_value` [N, L] float: value / the environment's normalisation of that feature;
+- `tok_value` [N, L] float: value x the environment's scale of that feature (1 for categorical ones);
 - `tok_mask` [N, L] bool: True for real tokens;
 - `last_action` [N] long and `last_reward` [N] float, read from the global tokens of those names (zeros
   when the trained table has no such feature), for memories that make per-step tokens of them.
@@ -40,26 +42,33 @@ class TokenShim(Component):
             raise ValueError(f"{spec.num_features} features do not fit uint8 feature ids")
         self.trained = spec
         self.unknown = unknown
-        self.table_size = spec.num_features + (1 if unknown == "reserve" else 0)
+        self.table_size = spec.num_channels + (1 if unknown == "reserve" else 0)
         self.half = max(spec.window // 2, 1)
         names = spec.feature_names
-        self.last_action_index = names.index("last_action") if "last_action" in names else DROPPED
-        self.last_reward_index = names.index("last_reward") if "last_reward" in names else DROPPED
+        base = spec.channel_base
+        self.last_action_index = base[names.index("last_action")] if "last_action" in names else DROPPED
+        self.last_reward_index = base[names.index("last_reward")] if "last_reward" in names else DROPPED
         self.register_buffer("feature_map", torch.zeros(FEATURE_IDS, dtype=torch.long), persistent=False)
+        self.register_buffer("categories", torch.zeros(FEATURE_IDS, dtype=torch.long), persistent=False)
         self.register_buffer("inv_norm", torch.zeros(FEATURE_IDS), persistent=False)
         self.env_centre = self.half
         self.adapt(spec)
 
     def adapt(self, env: ObsSpec) -> None:
-        """Map the environment's feature ids to the trained table by name; normalise by the environment's spec."""
-        index = {name: i for i, name in enumerate(self.trained.feature_names)}
-        missing = DROPPED if self.unknown == "drop" else self.trained.num_features
+        """Map the environment's feature ids to the trained table by name; scale by the environment's spec."""
+        trained = self.trained
+        index = dict(zip(trained.feature_names, trained.channel_base, strict=True))
+        cats = dict(zip(trained.feature_names, trained.feature_categories, strict=True))
+        missing = DROPPED if self.unknown == "drop" else trained.num_channels
         fmap = torch.full((FEATURE_IDS,), DROPPED, dtype=torch.long)
+        kmap = torch.zeros(FEATURE_IDS, dtype=torch.long)
         inv = torch.zeros(FEATURE_IDS)
-        for env_id, (name, norm) in enumerate(zip(env.feature_names, env.normalizations, strict=True)):
+        for env_id, (name, scale) in enumerate(zip(env.feature_names, env.feature_scales, strict=True)):
             fmap[env_id] = index.get(name, missing)
-            inv[env_id] = 1.0 / max(norm, 1.0)
+            kmap[env_id] = cats.get(name, 0)
+            inv[env_id] = scale
         self.feature_map.copy_(fmap.to(self.feature_map.device))
+        self.categories.copy_(kmap.to(self.categories.device))
         self.inv_norm.copy_(inv.to(self.inv_norm.device))
         self.env_centre = env.window // 2
 
@@ -84,9 +93,11 @@ class TokenShim(Component):
         x = torch.where(is_global, centre, loc & 0x0F) - centre
         y = torch.where(is_global, centre, loc >> 4) - centre
         pos = torch.stack((x, y), dim=-1).float() / self.half
-        value = raw.float() * self.inv_norm[env_feature]
+        k = self.categories[env_feature]
+        categorical = k > 0
+        value = torch.where(categorical, 1.0, raw.float() * self.inv_norm[env_feature])
         feature = feature.clamp(min=0)
-        td["tok_feature"] = feature
+        td["tok_feature"] = feature + torch.where(categorical, torch.minimum(raw.long(), k - 1), 0)
         td["tok_pos"] = pos * mask.unsqueeze(-1)
         td["tok_value"] = value * mask
         td["tok_mask"] = mask

@@ -61,6 +61,33 @@ def _quiet_mettagrid() -> None:
     logging.getLogger().setLevel(logging.WARNING)
 
 
+COUNT_SCALE = 8.0  # an inventory or recipe count of 8 is an input of 1
+
+
+def feature_encoding(
+    names: tuple[str, ...], normalizations: tuple[float, ...], *, tags: int, actions: int, vibes: int, value_base: int
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """Per feature: categories (0 = scalar) and scalar scale; see `ObsSpec` for why.
+
+    Ids are one-hot: object tags, the last action, the agent's group and vibe. Counts (`inv:*`,
+    `protocol_*`) are scaled by COUNT_SCALE; their `:pN` digit features hold multiples of value_base**N.
+    Everything else keeps MettaGrid's normalisation.
+    """
+    categorical = {"tag": tags, "last_action": actions, "agent:group": 0, "vibe": max(vibes, 1)}
+    categories, scales = [], []
+    for name, norm in zip(names, normalizations, strict=True):
+        k = categorical.get(name, 0)
+        if name in categorical and k == 0:
+            k = max(int(norm), 1)  # no count to hand: MettaGrid's normalisation bounds the id
+        categories.append(k)
+        if name.startswith(("inv:", "protocol_")):
+            digit = name.rsplit(":p", 1)[1] if ":p" in name else "0"
+            scales.append(value_base ** int(digit) / COUNT_SCALE if digit.isdigit() else 1.0 / COUNT_SCALE)
+        else:
+            scales.append(1.0 / max(norm, 1.0))
+    return tuple(categories), tuple(scales)
+
+
 class BatchedEnv:
     """`num_sims` simulations of one level; rows are agents (sim-major), all sharing one policy."""
 
@@ -184,12 +211,25 @@ class BatchedEnv:
         features = sorted(sim.features, key=lambda f: f.id)
         if [f.id for f in features] != list(range(len(features))):
             raise ValueError("MettaGrid feature ids are not contiguous; cannot build a feature table")
+        names = tuple(f.name for f in features)
+        norms = tuple(float(f.normalization) for f in features)
+        game = sim.config.game
+        categories, scales = feature_encoding(
+            names,
+            norms,
+            tags=len(game.id_map().tag_names()),
+            actions=len(sim.action_names),
+            vibes=len(sim.vibe_action_names),
+            value_base=int(game.obs.token_value_base),
+        )
         return ObsSpec(
-            feature_names=tuple(f.name for f in features),
-            normalizations=tuple(float(f.normalization) for f in features),
+            feature_names=names,
+            normalizations=norms,
             window=self.level.obs_window,
             num_tokens=self.level.obs_tokens,
             num_actions=len(sim.action_names),
+            categories=categories,
+            scales=scales,
         )
 
     # ---- stepping -----------------------------------------------------------------------------
