@@ -80,3 +80,21 @@ def test_value_encoding_makes_ids_one_hot_and_single_items_visible():
     assert cats["inv:ore"] == 0 and scales["inv:ore"] == 0.125  # one ore = 0.125, not MettaGrid's 1/256
     assert scales["inv:ore:p1"] == 256 / 8
     assert spec.num_channels == spec.num_features + sum(k - 1 for k in spec.feature_categories if k)
+
+
+def test_second_conv_as_a_matrix_product_equals_the_convolution():
+    """CNNEncoder runs conv2 as a linear layer when its kernel covers its whole input: same function, same grads."""
+    from benchmark.components.cnn import CNNEncoder
+
+    torch.manual_seed(0)
+    enc = CNNEncoder(51, 11)
+    assert enc.whole_input_conv2
+    box = torch.rand(6, 51, 11, 11).contiguous(memory_format=torch.channels_last)
+    got = enc.after_first_conv(enc.net[0](box))
+    got.sum().backward()
+    got_grad = enc.net[2].weight.grad.clone()
+    enc.zero_grad()
+    want = enc.net(box)  # the plain Sequential: conv1, ReLU, conv2, ReLU, flatten, linear, ReLU
+    want.sum().backward()
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(got_grad, enc.net[2].weight.grad, atol=1e-5, rtol=1e-4)

@@ -8,7 +8,7 @@ from tensordict import TensorDict
 from torch import nn
 
 from benchmark.components.base import Component, ObsSpec
-from benchmark.components.box import channel_tables, check_box_features, token_channels
+from benchmark.components.box import PADDING, channel_tables, check_box_features, token_channels
 from benchmark.components.init import layer_init
 
 
@@ -50,9 +50,23 @@ class CNNEncoder(Component):
         self.net.to(memory_format=torch.channels_last)
         self.in_channels = in_channels
         self.out_dim = out_dim
+        self.whole_input_conv2 = s2 == 1
+
+    def after_first_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """Everything after conv1's pre-activation [N, C1, s1, s1] (channels-last strides) -> [N, out]."""
+        x = F.relu(x)
+        conv2: nn.Conv2d = self.net[2]
+        if self.whole_input_conv2:
+            # the kernel covers the whole input: a plain matrix product on the NHWC view, the same function
+            # (same parameters) but several times faster than the convolution's backward on CPU
+            w = conv2.weight.permute(0, 2, 3, 1).reshape(conv2.out_channels, -1)
+            x = F.linear(x.permute(0, 2, 3, 1).reshape(x.shape[0], -1), w, conv2.bias)
+        else:
+            x = conv2(x).flatten(1)
+        return self.net[5:](F.relu(x))
 
     def forward(self, td: TensorDict) -> TensorDict:
-        td[self.out_keys[0]] = self.net(td["box"])
+        td[self.out_keys[0]] = self.after_first_conv(self.net[0](td["box"]))
         return td
 
 
@@ -89,19 +103,18 @@ class Concat(Component):
 class SparseRowsSum(torch.autograd.Function):
     """out[b] = sum over entries e with bag[e] == b of value[e] * table[row[e]], and its gradient for `table`.
 
-    Both directions are one fused `embedding_bag` (entries grouped by output row going forward, by table row
-    going back), never materialising an [entries, channels] tensor; torch's own embedding_bag backward is
-    several times slower here.
+    Entries must come grouped by bag in ascending order (the caller generates them that way, so the forward,
+    which runs at every rollout step, never sorts). Both directions are one fused `embedding_bag` (entries
+    grouped by output row going forward, by table row going back, one sort per minibatch), never
+    materialising an [entries, channels] tensor; torch's own embedding_bag backward is several times slower.
     """
 
     @staticmethod
     def forward(ctx, table: torch.Tensor, row: torch.Tensor, bag: torch.Tensor, value: torch.Tensor, bags: int):
-        order = torch.argsort(bag)
-        bag_sorted = bag[order]
-        offsets = torch.searchsorted(bag_sorted, torch.arange(bags, device=bag.device))
+        offsets = torch.searchsorted(bag, torch.arange(bags, device=bag.device))
         ctx.save_for_backward(row, bag, value)
         ctx.table_rows = table.shape[0]
-        return F.embedding_bag(row[order], table, offsets, mode="sum", per_sample_weights=value[order])
+        return F.embedding_bag(row, table, offsets, mode="sum", per_sample_weights=value)
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
@@ -135,25 +148,20 @@ class ScatterCNNEncoder(CNNEncoder):
         side = conv_out(spec.window, k, s)
         self.spec = spec
         self.window, self.kernel, self.side = spec.window, k, side
-        out_pos = torch.zeros(spec.window * spec.window, 4, dtype=torch.long)
-        k_off = torch.zeros_like(out_pos)
-        ok = torch.zeros_like(out_pos, dtype=torch.bool)
+        cells, positions = spec.window * spec.window, side * side
+        # kernel_offset[cell, p]: where `cell` falls in output position p's kernel (dy * k + dx), -1 outside;
+        # the extra last row (all -1) is where invalid tokens look up
+        kernel_offset = torch.full((cells + 1, positions), -1, dtype=torch.long)
         for r in range(spec.window):
             for c in range(spec.window):
-                pairs = [
-                    (i * side + j, (r - i * s) * k + (c - j * s))
-                    for i in range(side)
-                    for j in range(side)
-                    if 0 <= r - i * s < k and 0 <= c - j * s < k
-                ]
-                if len(pairs) > 4:
-                    raise ValueError(f"stride {s} with kernel {k}: a cell feeds {len(pairs)} outputs (at most 4)")
-                for slot, (pos, off) in enumerate(pairs):
-                    out_pos[r * spec.window + c, slot], k_off[r * spec.window + c, slot] = pos, off
-                    ok[r * spec.window + c, slot] = True
-        self.register_buffer("out_pos", out_pos, persistent=False)
-        self.register_buffer("k_off", k_off, persistent=False)
-        self.register_buffer("pair_ok", ok, persistent=False)
+                for i in range(side):
+                    for j in range(side):
+                        if 0 <= r - i * s < k and 0 <= c - j * s < k:
+                            kernel_offset[r * spec.window + c, i * side + j] = (r - i * s) * k + (c - j * s)
+        self.register_buffer("kernel_offset", kernel_offset, persistent=False)
+        # kernel_hit[p, cell]: does `cell` lie in position p's kernel (bytes, position-major: the mask over
+        # [P, N, L] comes out contiguous from one gather)
+        self.register_buffer("kernel_hit", (kernel_offset >= 0).t().contiguous(), persistent=False)
         base, cats, scale = channel_tables(spec)
         self.register_buffer("channel_base", base, persistent=False)
         self.register_buffer("categories", cats, persistent=False)
@@ -163,27 +171,29 @@ class ScatterCNNEncoder(CNNEncoder):
         check_box_features(self.spec, env)
 
     def first_conv(self, tokens: torch.Tensor) -> torch.Tensor:
-        """[N, K, 3] uint8 tokens -> conv1 pre-activation [N, C1, side, side] (channels-last strides)."""
-        n, k, _ = tokens.shape
+        """[N, K, 3] uint8 tokens -> conv1 pre-activation [N, C1, side, side] (channels-last strides).
+
+        Each (output position, agent) is a bag of the tokens whose cell lies in that position's receptive
+        field, each adding value x its kernel slice. Enumerating hits position-major yields the entries
+        already grouped by bag, so no sort is needed.
+        """
+        real = (tokens[..., 0] != PADDING).any(0)  # trailing all-padding slots (most of the 200) are cut
+        length = int(real.nonzero().max()) + 1 if bool(real.any()) else 1
+        tokens = tokens[:, :length]
+        n = tokens.shape[0]
         cell, channel, raw, categorical, valid = token_channels(tokens, self.channel_base, self.categories, self.window)
         valid &= categorical | (raw != 0)  # a zero scalar adds nothing
-        idx = valid.view(-1).nonzero().squeeze(1)
-        agent = idx // k
-        f = channel.view(-1)[idx]
-        cell = cell.view(-1)[idx]
-        scale = torch.where(categorical.view(-1)[idx], 1.0, self.scale[tokens[..., 1].reshape(-1)[idx].long()])
-        value = raw.reshape(-1)[idx].float() * scale
-        pick = self.pair_ok[cell].view(-1).nonzero().squeeze(1)
-        entry = pick // 4
+        weight = raw.float() * torch.where(categorical, 1.0, self.scale[tokens[..., 1].long()])
         conv: nn.Conv2d = self.net[0]
         c1, kk, positions = conv.out_channels, self.kernel * self.kernel, self.side * self.side
         table = conv.weight.permute(1, 2, 3, 0).reshape(self.in_channels * kk, c1)  # row f*kk + dy*k + dx
-        bag = agent[entry] * positions + self.out_pos[cell].view(-1)[pick]
-        row = f[entry] * kk + self.k_off[cell].view(-1)[pick]
-        out = SparseRowsSum.apply(table, row, bag, value[entry], n * positions)
-        out = out + conv.bias
+        cell = torch.where(valid, cell, self.kernel_offset.shape[0] - 1)
+        pos, agent, tok = self.kernel_hit[:, cell].nonzero(as_tuple=True)  # [P, N, L] mask: sorted by (pos, agent)
+        row = channel[agent, tok] * kk + self.kernel_offset[cell[agent, tok], pos]
+        out = SparseRowsSum.apply(table, row, pos * n + agent, weight[agent, tok], positions * n) + conv.bias
+        out = out.view(positions, n, c1).transpose(0, 1).contiguous()
         return out.view(n, self.side, self.side, c1).permute(0, 3, 1, 2)
 
     def forward(self, td: TensorDict) -> TensorDict:
-        td[self.out_keys[0]] = self.net[1:](self.first_conv(td["obs"]))
+        td[self.out_keys[0]] = self.after_first_conv(self.first_conv(td["obs"]))
         return td

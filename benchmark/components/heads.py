@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import torch
 from tensordict import TensorDict
+from torch import nn
 
 from benchmark.components.base import Component
 from benchmark.components.init import mlp
+
+
+def fp32_output(net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """Runs an MLP with its last layer outside autocast, in fp32: logits and values feed the PPO ratio and the
+    value targets, which bf16's 8-bit mantissa would blur (the hidden layers keep the cheap dtype)."""
+    last = len(net) - 1
+    for i, layer in enumerate(net):
+        if i == last:
+            with torch.autocast(x.device.type, enabled=False):
+                return layer(x.float())
+        x = layer(x)
+    return x
 
 
 class ActorCritic(Component):
@@ -22,8 +35,8 @@ class ActorCritic(Component):
 
     def forward(self, td: TensorDict) -> TensorDict:
         core = td["core"]
-        td["logits"] = self.actor(core)
-        td["value"] = self.critic(core).squeeze(-1)
+        td["logits"] = fp32_output(self.actor, core)
+        td["value"] = fp32_output(self.critic, core).squeeze(-1)
         return td
 
 
@@ -40,8 +53,8 @@ class DynamicsHeads(Component):
 
     def forward(self, td: TensorDict) -> TensorDict:
         core = td["core"]
-        td["pred_reward"] = self.reward(core).squeeze(-1)
-        td["pred_return"] = self.ret(core).squeeze(-1)
+        td["pred_reward"] = fp32_output(self.reward, core).squeeze(-1)
+        td["pred_return"] = fp32_output(self.ret, core).squeeze(-1)
         return td
 
 

@@ -24,7 +24,7 @@ from benchmark.tracking.wandb_tracker import Tracker
 from benchmark.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from benchmark.training.config import TrainConfig
 from benchmark.training.ppo import compute_gae, logprob_entropy, ppo_loss, sample_actions
-from benchmark.training.runtime import configure_threads, pick_device, seed_everything
+from benchmark.training.runtime import autocast, configure_threads, pick_device, pick_precision, seed_everything
 from benchmark.training.vecenv import BatchedEnv
 
 METRICS = "metrics.jsonl"
@@ -60,6 +60,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     level = get_level(cfg.level)
     arch = get_architecture(cfg.architecture)
     device = pick_device(cfg.device)
+    precision = pick_precision(cfg.precision, device)
     configure_threads(cfg.threads)
     gen = seed_everything(cfg.seed)
     out = Path(cfg.out)
@@ -162,30 +163,31 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
         while global_step < cfg.timesteps:
             # ---- rollout: one bptt segment per row --------------------------------------------------
             segment_state = state.clone()
-            for t in range(horizon):
-                t0 = time.perf_counter()
-                obs_buf[t] = next_obs
-                resets[t] = next_reset
-                with torch.no_grad():
-                    out_td, state = policy(next_obs.unsqueeze(1), next_reset.unsqueeze(1), state)
-                    action = sample_actions(out_td["logits"], gen if device.type == "cpu" else None)
-                    logp, _ = logprob_entropy(out_td["logits"], action)
-                actions[t], logprobs[t], values[t] = action, logp, out_td["value"]
-                t1 = time.perf_counter()
-                done, finished = env.step(action.cpu().numpy())
-                episodes.extend(e for e in finished if not e.warmup)
-                rewards[t] = torch.from_numpy(env.rewards).to(device)
-                dones[t] = torch.from_numpy(done).to(device)
-                next_reset = dones[t].clone()
-                next_obs = policy.prepare(torch.from_numpy(env.obs).to(device))
-                t2 = time.perf_counter()
-                timing["infer"] += t1 - t0
-                timing["env"] += t2 - t1
+            with autocast(device, precision):  # one context: bf16 weight copies are made once per rollout
+                for t in range(horizon):
+                    t0 = time.perf_counter()
+                    obs_buf[t] = next_obs
+                    resets[t] = next_reset
+                    with torch.no_grad():
+                        out_td, state = policy(next_obs.unsqueeze(1), next_reset.unsqueeze(1), state)
+                        action = sample_actions(out_td["logits"], gen if device.type == "cpu" else None)
+                        logp, _ = logprob_entropy(out_td["logits"], action)
+                    actions[t], logprobs[t], values[t] = action, logp, out_td["value"]
+                    t1 = time.perf_counter()
+                    done, finished = env.step(action.cpu().numpy())
+                    episodes.extend(e for e in finished if not e.warmup)
+                    rewards[t] = torch.from_numpy(env.rewards).to(device)
+                    dones[t] = torch.from_numpy(done).to(device)
+                    next_reset = dones[t].clone()
+                    next_obs = policy.prepare(torch.from_numpy(env.obs).to(device))
+                    t2 = time.perf_counter()
+                    timing["infer"] += t1 - t0
+                    timing["env"] += t2 - t1
             global_step += horizon * rows
 
             # ---- advantages ------------------------------------------------------------------------
             t0 = time.perf_counter()
-            with torch.no_grad():
+            with torch.no_grad(), autocast(device, precision):
                 boot, _ = policy(next_obs.unsqueeze(1), next_reset.unsqueeze(1), state)
                 advantages, returns = compute_gae(rewards, values, dones, boot["value"], cfg.gamma, cfg.gae_lambda)
 
@@ -197,7 +199,8 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                 perm = torch.randperm(rows, generator=gen).to(device)
                 for mb in perm.chunk(minibatches):
                     seq_obs = obs_buf[:, mb].transpose(0, 1)  # [B, T, ...]
-                    out_td, _ = policy(seq_obs, resets[:, mb].transpose(0, 1), segment_state[mb])
+                    with autocast(device, precision):
+                        out_td, _ = policy(seq_obs, resets[:, mb].transpose(0, 1), segment_state[mb])
 
                     def flat(x: torch.Tensor, mb: torch.Tensor = mb) -> torch.Tensor:  # [T, R] -> [B*T] row-major
                         return x[:, mb].transpose(0, 1).reshape(-1)
@@ -288,6 +291,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             "checkpoint": str(ckpt_path),
             "resumed_from": resumed_from,
             "device": device.type,
+            "precision": str(precision).removeprefix("torch."),
             "threads": torch.get_num_threads(),
             "timing": timing,
             "wandb": tracker.location(),

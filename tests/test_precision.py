@@ -1,0 +1,40 @@
+"""bf16 autocast: the cheap dtype only inside the network; outputs and recurrent state stay fp32."""
+
+import pytest
+import torch
+from arch_helpers import collect_tokens, prepare
+
+from benchmark.architectures import ARCHITECTURES
+from benchmark.policy import Policy
+from benchmark.training.runtime import autocast, pick_precision
+
+CPU = torch.device("cpu")
+
+
+def test_precision_choices():
+    assert pick_precision("fp32", CPU) is torch.float32
+    assert pick_precision("bf16", CPU) is torch.bfloat16
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert pick_precision("auto", CPU) is (torch.bfloat16 if native else torch.float32)
+    with pytest.raises(ValueError, match="valid: auto, fp32, bf16"):
+        pick_precision("fp16", CPU)
+
+
+@pytest.mark.parametrize("architecture", ["fast", "trxl", "agalite"])
+def test_bf16_autocast_keeps_outputs_and_state_fp32_and_close_to_fp32(architecture):
+    tokens, spec = collect_tokens(3, num_sims=1)
+    torch.manual_seed(0)
+    policy = Policy(ARCHITECTURES[architecture], spec).eval()
+    x = prepare(policy, tokens)
+    reset = torch.zeros(tokens.shape[:2], dtype=torch.bool)
+    state = policy.initial_state(tokens.shape[0])
+    with torch.no_grad():
+        want, _ = policy(x, reset, state)
+        with autocast(CPU, torch.bfloat16):
+            got, new_state = policy(x, reset, state)
+    assert got["logits"].dtype == torch.float32 and got["value"].dtype == torch.float32
+    floats = [v for v in new_state.values(include_nested=True, leaves_only=True) if v.is_floating_point()]
+    assert floats and all(v.dtype == torch.float32 for v in floats)
+    # rounded, not wrong: bf16 keeps about 3 significant digits
+    torch.testing.assert_close(got["logits"], want["logits"], atol=0.05, rtol=0.05)
+    assert not torch.equal(got["value"], want["value"]), "autocast did not take effect"
