@@ -7,8 +7,9 @@ writing random actions, observations read in place); `c_sim.step()` alone is pri
 env is the project's `BatchedEnv` (shared buffers, episode restarts included). Training is a real
 `train()` of `fast` (env + inference + PPO update) with the trainer's defaults, SPS from its own wall clock.
 
-On a shared machine noise only ever slows a measurement down, so each stepping figure is the best of
-`--repeats` runs, while training is one sustained run: the training ratio errs low, never high.
+On a shared machine noise only ever slows a measurement down, and it drifts over a minute, so the four
+measurements are taken in turn, `--repeats` rounds of all four, and each figure is its best round: every
+ratio compares figures measured under the same conditions, none favoured.
 """
 
 from __future__ import annotations
@@ -65,10 +66,6 @@ def batched(level_name: str, sims: int, seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
-def best_of(repeats: int, measure, *args) -> float:
-    return max(measure(*args) for _ in range(repeats))
-
-
 def training(level_name: str, architecture: str, steps: int, rows: int) -> tuple[float, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(
@@ -92,8 +89,8 @@ def main() -> None:
     ap.add_argument("--level", default="level_1_basic")
     ap.add_argument("--architecture", default="fast")
     ap.add_argument("--seconds", type=float, default=10.0, help="seconds per stepping measurement")
-    ap.add_argument("--repeats", type=int, default=2, help="stepping measurements: best of this many")
-    ap.add_argument("--train-steps", type=int, default=400_000, help="agent steps of the training measurement")
+    ap.add_argument("--repeats", type=int, default=2, help="rounds of all four measurements; each figure: its best")
+    ap.add_argument("--train-steps", type=int, default=300_000, help="agent steps of each training measurement")
     ap.add_argument("--rows", type=int, default=384, help="agents per batch (as the trainer's default)")
     args = ap.parse_args()
     level = get_level(args.level)
@@ -102,10 +99,15 @@ def main() -> None:
         f"# {args.level}: {sims} simulations x {level.num_agents} agents, window {level.obs_window}, "
         f"{level.obs_tokens} tokens; {available_cpus()} CPUs, torch {torch.__version__}"
     )
-    raw = best_of(args.repeats, raw_mettagrid, args.level, sims, args.seconds, False)
-    raw_c = best_of(args.repeats, raw_mettagrid, args.level, sims, args.seconds, True)
-    env = best_of(args.repeats, batched, args.level, sims, args.seconds)
-    sps, summary = training(args.level, args.architecture, args.train_steps, args.rows)
+    raw = raw_c = env = sps = 0.0
+    summary: dict = {}
+    for _ in range(args.repeats):
+        raw = max(raw, raw_mettagrid(args.level, sims, args.seconds, c_only=False))
+        raw_c = max(raw_c, raw_mettagrid(args.level, sims, args.seconds, c_only=True))
+        env = max(env, batched(args.level, sims, args.seconds))
+        round_sps, round_summary = training(args.level, args.architecture, args.train_steps, args.rows)
+        if round_sps > sps:
+            sps, summary = round_sps, round_summary
     timing = summary["timing"]
     total = sum(timing.values())
     print(f"{'measure':<42}{'agent-steps/s':>15}{'vs raw':>9}{'vs c_sim':>10}")

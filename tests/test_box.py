@@ -98,3 +98,30 @@ def test_second_conv_as_a_matrix_product_equals_the_convolution():
     want.sum().backward()
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(got_grad, enc.net[2].weight.grad, atol=1e-5, rtol=1e-4)
+
+
+def test_compiled_conv1_entries_equal_the_torch_path_on_real_observations(monkeypatch):
+    from benchmark.components import cnn
+    from benchmark.components.cnn import ScatterCNNEncoder
+
+    compiled = cnn.compiled_entries()
+    assert compiled is not None, "numba is a dependency: the CPU path must be the compiled one"
+    env = BatchedEnv(LEVELS["level_1_basic"], 2, run_seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        env.step(rng.integers(0, 5, env.num_rows))
+    tokens = torch.from_numpy(env.obs.copy())
+    env.close()
+    torch.manual_seed(0)
+    enc = ScatterCNNEncoder(env.spec)
+    k, s, side = enc.kernel, enc.stride, enc.side
+    row, bag, weight, offsets = compiled(tokens.numpy(), *enc._np_tables, enc.window, k, s, side)
+    want_row, want_bag, want_weight = enc.entries(tokens)
+    assert len(row) > 3 * len(tokens)  # tokens feed several positions each
+    np.testing.assert_array_equal(row, want_row.numpy())
+    np.testing.assert_array_equal(bag, want_bag.numpy())
+    np.testing.assert_allclose(weight, want_weight.numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(offsets, np.searchsorted(bag, np.arange(side * side * len(tokens))))
+    compiled = enc.first_conv(tokens)
+    monkeypatch.setattr(cnn, "compiled_entries", lambda: None)
+    torch.testing.assert_close(enc.first_conv(tokens), compiled)

@@ -33,7 +33,7 @@ def channel_tables(spec: ObsSpec) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
 def token_channels(
     tokens: torch.Tensor, base: torch.Tensor, cats: torch.Tensor, window: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """[N, K, 3] tokens -> (cell [N, K], channel [N, K], value [N, K] uint8, categorical [N, K], valid [N, K]).
+    """[N, K, 3] tokens -> (row, col, channel, value (uint8), categorical, valid), each [N, K].
 
     A categorical token lands on channel base + value (clamped to its last category) with value 1; a
     scalar one on its feature's channel with its raw value. Global tokens sit on the agent's own cell.
@@ -50,7 +50,7 @@ def token_channels(
     channel = b + torch.where(categorical, torch.minimum(raw.long(), k - 1), 0)
     value = torch.where(categorical, torch.ones_like(raw), raw)
     valid = (loc != PADDING) & (b >= 0) & (row < window) & (col < window)
-    return row * window + col, channel, value, categorical, valid
+    return row, col, channel, value, categorical, valid
 
 
 def tokens_to_box(
@@ -66,7 +66,8 @@ def tokens_to_box(
     base, cats = base.to(tokens.device), cats.to(tokens.device)
     n = tokens.shape[0]
     window, channels = spec.window, spec.num_channels
-    cell, channel, value, _, valid = token_channels(tokens, base, cats, window)
+    row, col, channel, value, _, valid = token_channels(tokens, base, cats, window)
+    cell = row * window + col
     scratch = window * window * channels
     index = torch.where(valid, cell * channels + channel, scratch)
     box = torch.zeros(n, scratch + 1, dtype=torch.uint8, device=tokens.device)

@@ -9,6 +9,7 @@ from torch import nn
 
 from benchmark.components.base import Component, ObsSpec
 from benchmark.components.box import PADDING, channel_tables, check_box_features, token_channels
+from benchmark.components.conv1_entries import compiled_entries
 from benchmark.components.init import layer_init
 
 
@@ -110,8 +111,17 @@ class SparseRowsSum(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, table: torch.Tensor, row: torch.Tensor, bag: torch.Tensor, value: torch.Tensor, bags: int):
-        offsets = torch.searchsorted(bag, torch.arange(bags, device=bag.device))
+    def forward(
+        ctx,
+        table: torch.Tensor,
+        row: torch.Tensor,
+        bag: torch.Tensor,
+        value: torch.Tensor,
+        bags: int,
+        offsets: torch.Tensor | None = None,
+    ):
+        if offsets is None:
+            offsets = torch.searchsorted(bag, torch.arange(bags, device=bag.device))
         ctx.save_for_backward(row, bag, value)
         ctx.table_rows = table.shape[0]
         return F.embedding_bag(row, table, offsets, mode="sum", per_sample_weights=value)
@@ -125,7 +135,7 @@ class SparseRowsSum(torch.autograd.Function):
         grad_table = F.embedding_bag(
             bag[order], grad_out.contiguous(), offsets, mode="sum", per_sample_weights=value[order]
         )
-        return grad_table, None, None, None, None
+        return grad_table, None, None, None, None, None
 
 
 class ScatterCNNEncoder(CNNEncoder):
@@ -148,24 +158,12 @@ class ScatterCNNEncoder(CNNEncoder):
         side = conv_out(spec.window, k, s)
         self.spec = spec
         self.window, self.kernel, self.side = spec.window, k, side
-        cells, positions = spec.window * spec.window, side * side
-        # kernel_offset[cell, p]: where `cell` falls in output position p's kernel (dy * k + dx), -1 outside;
-        # the extra last row (all -1) is where invalid tokens look up
-        kernel_offset = torch.full((cells + 1, positions), -1, dtype=torch.long)
-        for r in range(spec.window):
-            for c in range(spec.window):
-                for i in range(side):
-                    for j in range(side):
-                        if 0 <= r - i * s < k and 0 <= c - j * s < k:
-                            kernel_offset[r * spec.window + c, i * side + j] = (r - i * s) * k + (c - j * s)
-        self.register_buffer("kernel_offset", kernel_offset, persistent=False)
-        # kernel_hit[p, cell]: does `cell` lie in position p's kernel (bytes, position-major: the mask over
-        # [P, N, L] comes out contiguous from one gather)
-        self.register_buffer("kernel_hit", (kernel_offset >= 0).t().contiguous(), persistent=False)
+        self.stride = s
         base, cats, scale = channel_tables(spec)
         self.register_buffer("channel_base", base, persistent=False)
         self.register_buffer("categories", cats, persistent=False)
         self.register_buffer("scale", scale, persistent=False)
+        self._np_tables = (base.numpy(), cats.numpy(), scale.numpy())  # for the compiled CPU path
 
     def adapt(self, env: ObsSpec) -> None:
         check_box_features(self.spec, env)
@@ -174,25 +172,50 @@ class ScatterCNNEncoder(CNNEncoder):
         """[N, K, 3] uint8 tokens -> conv1 pre-activation [N, C1, side, side] (channels-last strides).
 
         Each (output position, agent) is a bag of the tokens whose cell lies in that position's receptive
-        field, each adding value x its kernel slice. Enumerating hits position-major yields the entries
-        already grouped by bag, so no sort is needed.
+        field, each adding value x its kernel slice. The entries come grouped by bag, so no sort is needed:
+        from one compiled loop on CPU (`compiled_entries`), from `entries` (torch ops) elsewhere.
         """
+        n = tokens.shape[0]
+        conv: nn.Conv2d = self.net[0]
+        k, s, side = self.kernel, self.stride, self.side
+        c1, positions = conv.out_channels, side * side
+        table = conv.weight.permute(1, 2, 3, 0).reshape(self.in_channels * k * k, c1)  # row f*k*k + dy*k + dx
+        compiled = compiled_entries() if tokens.device.type == "cpu" else None
+        if compiled is not None:
+            entries = compiled(tokens.numpy(), *self._np_tables, self.window, k, s, side)
+            table_row, bag, weight, offsets = (torch.from_numpy(x) for x in entries)
+        else:
+            table_row, bag, weight = self.entries(tokens)
+            offsets = None
+        out = SparseRowsSum.apply(table, table_row, bag, weight, positions * n, offsets) + conv.bias
+        out = out.view(positions, n, c1).transpose(0, 1).contiguous()
+        return out.view(n, side, side, c1).permute(0, 3, 1, 2)
+
+    def entries(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(table row, bag, weight) per entry, grouped by bag = position * N + agent: the torch path (any device)."""
         real = (tokens[..., 0] != PADDING).any(0)  # trailing all-padding slots (most of the 200) are cut
         length = int(real.nonzero().max()) + 1 if bool(real.any()) else 1
         tokens = tokens[:, :length]
-        n = tokens.shape[0]
-        cell, channel, raw, categorical, valid = token_channels(tokens, self.channel_base, self.categories, self.window)
+        row, col, channel, raw, categorical, valid = token_channels(
+            tokens, self.channel_base, self.categories, self.window
+        )
         valid &= categorical | (raw != 0)  # a zero scalar adds nothing
         weight = raw.float() * torch.where(categorical, 1.0, self.scale[tokens[..., 1].long()])
-        conv: nn.Conv2d = self.net[0]
-        c1, kk, positions = conv.out_channels, self.kernel * self.kernel, self.side * self.side
-        table = conv.weight.permute(1, 2, 3, 0).reshape(self.in_channels * kk, c1)  # row f*kk + dy*k + dx
-        cell = torch.where(valid, cell, self.kernel_offset.shape[0] - 1)
-        pos, agent, tok = self.kernel_hit[:, cell].nonzero(as_tuple=True)  # [P, N, L] mask: sorted by (pos, agent)
-        row = channel[agent, tok] * kk + self.kernel_offset[cell[agent, tok], pos]
-        out = SparseRowsSum.apply(table, row, pos * n + agent, weight[agent, tok], positions * n) + conv.bias
-        out = out.view(positions, n, c1).transpose(0, 1).contiguous()
-        return out.view(n, self.side, self.side, c1).permute(0, 3, 1, 2)
+        n = tokens.shape[0]
+        k, s, side = self.kernel, self.stride, self.side
+        positions = side * side
+        # output row i sees input rows i*s .. i*s+k-1 (columns likewise): hit masks by broadcasting, no lookups
+        row = torch.where(valid, row, -k)  # an invalid token is in no receptive field
+        start = torch.arange(side, device=tokens.device).view(side, 1, 1) * s
+        dy, dx = row.unsqueeze(0) - start, col.unsqueeze(0) - start  # [side, N, L]
+        row_hit, col_hit = (dy >= 0) & (dy < k), (dx >= 0) & (dx < k)
+        hit = (row_hit.unsqueeze(1) & col_hit.unsqueeze(0)).view(positions, n, length)
+        pos, flat = hit.view(positions, -1).nonzero().unbind(1)  # sorted by (position, agent): grouped by bag
+        i, j = pos // side, pos % side
+        entry_row, entry_col = row.view(-1)[flat], col.view(-1)[flat]
+        table_row = channel.view(-1)[flat] * (k * k) + (entry_row - i * s) * k + (entry_col - j * s)
+        bag = pos * n + flat // length
+        return table_row, bag, weight.view(-1)[flat]
 
     def forward(self, td: TensorDict) -> TensorDict:
         td[self.out_keys[0]] = self.after_first_conv(self.first_conv(td["obs"]))
