@@ -35,6 +35,9 @@ VIT_HEADS = HeadsConfig(actor_hidden=(256, 256), critic_hidden=(512,))
 # Attention memories are usually trained with a lower learning rate than LSTMs (CleanRL's TrXL uses 2.75e-4);
 # 5e-4 is a starting point, not tuned here.
 ATTENTION_HINTS = TrainerHints(learning_rate=5e-4)
+# bf16 autocast speeds the CNN family up on CPUs with native bf16 (benchmarks/architectures.py --precision);
+# it slowed every perceiver-encoded architecture down, so those stay fp32 under precision "auto"
+CNN_HINTS = TrainerHints(cpu_bf16=True)
 
 ARCHITECTURES: dict[str, ArchitectureConfig] = {
     "fast": ArchitectureConfig(
@@ -42,18 +45,21 @@ ARCHITECTURES: dict[str, ArchitectureConfig] = {
         encoder=FAST_CNN,
         memory=LSTMConfig(hidden=128, layers=2),
         heads=FAST_HEADS,
+        hints=CNN_HINTS,
     ),
     "fast_lstm_reset": ArchitectureConfig(
         description="fast with the reset-aware LSTM (state zeroed at episode ends inside training sequences)",
         encoder=FAST_CNN,
         memory=LSTMConfig(hidden=128, layers=2, reset_in_sequence=True),
         heads=FAST_HEADS,
+        hints=CNN_HINTS,
     ),
     "fast_dynamics": ArchitectureConfig(
         description="fast + reward and return prediction heads trained by their own loss (weight 0.5)",
         encoder=FAST_CNN,
         memory=LSTMConfig(hidden=128, layers=2),
         heads=HeadsConfig(actor_hidden=(512,), critic_hidden=(1024,), dynamics=True),
+        hints=CNN_HINTS,
     ),
     "puffer": ArchitectureConfig(
         description="PufferLib default: box -> CNN 128@5s3, 128@3 -> 256 + centre-cell features -> 256 "
@@ -61,6 +67,7 @@ ARCHITECTURES: dict[str, ArchitectureConfig] = {
         encoder=PufferConfig(),
         memory=LSTMConfig(hidden=512, layers=1),
         heads=HeadsConfig(actor_hidden=(), critic_hidden=()),
+        hints=CNN_HINTS,
     ),
     "vit": ArchitectureConfig(
         description="tokens -> feature embed + Fourier xy + value -> perceiver 12x64, 4 heads, 2 layers, mean "

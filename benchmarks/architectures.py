@@ -34,7 +34,7 @@ from benchmark.architectures import ARCHITECTURES, get_architecture, load_archit
 from benchmark.levels import get_level  # noqa: E402
 from benchmark.policy import Policy, count_parameters  # noqa: E402
 from benchmark.training.config import TrainConfig  # noqa: E402
-from benchmark.training.runtime import configure_threads  # noqa: E402
+from benchmark.training.runtime import autocast, configure_threads, pick_precision  # noqa: E402
 from benchmark.training.trainer import SUMMARY, train  # noqa: E402
 from benchmark.training.vecenv import BatchedEnv  # noqa: E402
 
@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rows", type=int, default=384, help="agents per batch (inference batch and training rows)")
     p.add_argument("--bptt", type=int, default=64, help="training segment length")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: every CPU this process may use)")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"], help="as the trainer's")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     return p.parse_args(argv)
 
@@ -72,8 +73,17 @@ def collect_observations(level_name: str, rows: int, steps: int = 16) -> tuple[l
 
 
 @torch.no_grad()
-def inference_sps(policy: Policy, frames: list[np.ndarray], seconds: float) -> float:
-    """Agent-steps/s of prepare + forward, one step at a time, state carried, after two warm-up steps."""
+def inference_sps(
+    policy: Policy, frames: list[np.ndarray], seconds: float, precision: str = "auto", cpu_bf16: bool = False
+) -> float:
+    """Agent-steps/s of prepare + forward, one step at a time, state carried, after two warm-up steps, in
+    the precision the trainer's rollout would use."""
+    cpu = torch.device("cpu")
+    with autocast(cpu, pick_precision(precision, cpu, cpu_bf16)):
+        return _inference_sps(policy, frames, seconds)
+
+
+def _inference_sps(policy: Policy, frames: list[np.ndarray], seconds: float) -> float:
     policy.eval()
     rows = frames[0].shape[0]
     tokens = [torch.from_numpy(f) for f in frames]
@@ -99,6 +109,7 @@ def training_sps(name: str, args: argparse.Namespace) -> tuple[float, float]:
             rows=args.rows,
             bptt=args.bptt,
             threads=args.threads,
+            precision=args.precision,
             checkpoint_seconds=1e9,
             log_seconds=1e9,
             out=Path(out),
@@ -121,7 +132,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     threads = configure_threads(args.threads)
     frames, spec = collect_observations(args.level, args.rows)
     # one untimed round of the baseline first, so one-time costs (thread pools, allocator) land on no one
-    inference_sps(Policy(get_architecture(BASELINE), spec), frames, min(args.seconds, 1.0))
+    base = get_architecture(BASELINE)
+    inference_sps(Policy(base, spec), frames, min(args.seconds, 1.0), args.precision, base.hints.cpu_bf16)
     if args.updates > 0:
         training_sps(BASELINE, argparse.Namespace(**{**vars(args), "updates": 1}))
     rows = []
@@ -133,7 +145,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             "architecture": name,
             "parameters": count_parameters(policy),
             "memory": arch.memory_kind,
-            "inference_sps": inference_sps(policy, frames, args.seconds),
+            "inference_sps": inference_sps(policy, frames, args.seconds, args.precision, arch.hints.cpu_bf16),
         }
         if args.updates > 0:
             row["train_sps"], row["learn_sps"] = training_sps(name, args)

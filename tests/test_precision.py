@@ -16,6 +16,8 @@ def test_precision_choices():
     assert pick_precision("bf16", CPU) is torch.bfloat16
     native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     assert pick_precision("auto", CPU) is (torch.bfloat16 if native else torch.float32)
+    assert pick_precision("auto", CPU, cpu_bf16=False) is torch.float32  # the architecture did not ask for it
+    assert pick_precision("auto", torch.device("cuda"), cpu_bf16=True) is torch.float32  # unmeasured on GPUs
     with pytest.raises(ValueError, match="valid: auto, fp32, bf16"):
         pick_precision("fp16", CPU)
 
@@ -38,3 +40,18 @@ def test_bf16_autocast_keeps_outputs_and_state_fp32_and_close_to_fp32(architectu
     # rounded, not wrong: bf16 keeps about 3 significant digits
     torch.testing.assert_close(got["logits"], want["logits"], atol=0.05, rtol=0.05)
     assert not torch.equal(got["value"], want["value"]), "autocast did not take effect"
+
+
+@pytest.mark.parametrize("architecture", ["fast", "memory_free"])
+def test_training_records_the_precision_its_architecture_asked_for(tmp_path, architecture):
+    import json
+
+    from benchmark.training.config import TrainConfig
+    from benchmark.training.trainer import SUMMARY, train
+
+    train(TrainConfig(architecture=architecture, timesteps=1, rows=12, bptt=4, out=tmp_path, threads=1))
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    asks = ARCHITECTURES[architecture].hints.cpu_bf16
+    assert asks == (architecture == "fast")  # the CNN family is faster in bf16, perceiver encoders slower
+    want = "bfloat16" if native and asks else "float32"
+    assert json.loads((tmp_path / SUMMARY).read_text())["precision"] == want

@@ -24,20 +24,20 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def pick_precision(name: str, device: torch.device) -> torch.dtype:
+def pick_precision(name: str, device: torch.device, cpu_bf16: bool = True) -> torch.dtype:
     """The dtype the policy's matrix products run in while training ("auto", "fp32" or "bf16").
 
-    "auto" is bf16 on CPUs that multiply bf16 natively (AVX512-BF16 or AMX: 25-40% faster training of `fast`
-    here), else fp32. On CUDA "auto" stays fp32 until the bf16 path has been measured on a GPU (cuDNN's
-    recurrent kernels in bf16 included); `bf16` asks for it explicitly. Autocast keeps the losses, the PPO
-    ratio, the recurrent state and the actor/critic output layers in fp32, so only the bulk of the network's
-    arithmetic is rounded.
+    "auto" is bf16 on CPUs that multiply bf16 natively (AVX512-BF16 or AMX) for architectures that ask for
+    it (`cpu_bf16`, their hint, set where measured faster: `fast` trains 25-40% faster here), else fp32.
+    On CUDA "auto" stays fp32 until the bf16 path has been measured on a GPU (cuDNN's recurrent kernels in
+    bf16 included); "bf16" asks for it explicitly. Autocast keeps the losses, the PPO ratio, the recurrent
+    state and the actor/critic output layers in fp32, so only the bulk of the network's arithmetic is rounded.
     """
     if name in ("fp32", "bf16"):
         return torch.float32 if name == "fp32" else torch.bfloat16
     if name != "auto":
         raise ValueError(f"unknown precision {name!r}; valid: auto, fp32, bf16")
-    if device.type != "cpu":
+    if device.type != "cpu" or not cpu_bf16:
         return torch.float32
     native = [getattr(torch.cpu, f, None) for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     return torch.bfloat16 if any(f is not None and f() for f in native) else torch.float32

@@ -60,7 +60,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     level = get_level(cfg.level)
     arch = get_architecture(cfg.architecture)
     device = pick_device(cfg.device)
-    precision = pick_precision(cfg.precision, device)
+    precision = pick_precision(cfg.precision, device, arch.hints.cpu_bf16)
     configure_threads(cfg.threads)
     gen = seed_everything(cfg.seed)
     out = Path(cfg.out)
