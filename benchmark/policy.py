@@ -122,8 +122,9 @@ class Policy(nn.Module):
             inputs = {k: td[k].view(b, t, *td[k].shape[1:]) for k in self.memory.in_keys}
             core, mem = self.memory(embed.view(b, t, -1), reset, state["memory"], **inputs)
             td["core"] = core.reshape(b * t, -1)
-            # state stays fp32 under bf16 autocast: rounding it every step would compound over an episode
-            mem = mem.apply(lambda x: x.float() if x.dtype == torch.bfloat16 else x)
+            if torch.is_autocast_enabled(embed.device.type):
+                # state stays fp32 under bf16 autocast: rounding it every step would compound over an episode
+                mem = mem.apply(lambda x: x.float() if x.dtype == torch.bfloat16 else x)
             new_state = TensorDict({"memory": mem}, batch_size=[b])
         else:
             td["core"] = embed

@@ -100,6 +100,7 @@ def test_training_killed_with_sigkill_resumes_from_its_checkpoint(tmp_path):
         (("train", "--architecture", "nope"), "unknown architecture 'nope'; valid: fast"),
         (("train", "--timesteps", "0"), "--timesteps must be a positive integer, got 0"),
         (("train", "--timesteps", "-5"), "--timesteps must be a positive integer, got -5"),
+        (("train", "--precision", "fp16"), "precision: Input should be 'auto', 'fp32' or 'bf16' (got 'fp16')"),
         (("evaluate", "--run", "/nonexistent/run"), "no checkpoint at /nonexistent/run/checkpoint.pt"),
         (("evaluate", "--policy", "random"), "--policy random needs --level"),
         (("evaluate", "--policy", "clever", "--level", "level_1_basic"), "unknown policy 'clever'"),

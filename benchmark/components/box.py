@@ -30,6 +30,12 @@ def channel_tables(spec: ObsSpec) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     return base, cats, scale
 
 
+def one_hot_channel(base: torch.Tensor, raw: torch.Tensor, categories: torch.Tensor) -> torch.Tensor:
+    """A token's input channel (or embedding row): base for a scalar feature, base + its value (clamped to
+    the last category) for a categorical one."""
+    return base + torch.where(categories > 0, torch.minimum(raw.long(), categories - 1), 0)
+
+
 def token_channels(
     tokens: torch.Tensor, base: torch.Tensor, cats: torch.Tensor, window: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -47,7 +53,7 @@ def token_channels(
     col = torch.where(is_global, centre, loc & 0x0F)
     b, k = base[feat], cats[feat]
     categorical = k > 0
-    channel = b + torch.where(categorical, torch.minimum(raw.long(), k - 1), 0)
+    channel = one_hot_channel(b, raw, k)
     value = torch.where(categorical, torch.ones_like(raw), raw)
     valid = (loc != PADDING) & (b >= 0) & (row < window) & (col < window)
     return row, col, channel, value, categorical, valid

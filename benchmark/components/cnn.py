@@ -141,7 +141,7 @@ class SparseRowsSum(torch.autograd.Function):
 class ScatterCNNEncoder(CNNEncoder):
     """CNNEncoder computed straight from tokens: the first convolution as a sparse sum over tokens.
 
-    A window holds about 26 non-empty (feature, cell) entries of the 11x11x32 box, so scattering tokens into a
+    A window holds about 30-50 non-empty (channel, cell) entries of the 11x11x51 box, so scattering tokens into a
     dense box and convolving it spends almost all the first layer's work on zeros. Here each token adds its
     kernel slice to the (at most four) output positions whose receptive field covers its cell: the same
     function with the same parameters (its state dict equals CNNEncoder's), at a fraction of the cost. Two

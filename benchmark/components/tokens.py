@@ -26,10 +26,9 @@ import torch
 from tensordict import TensorDict
 
 from benchmark.components.base import Component, ObsSpec
-from benchmark.components.box import GLOBAL, PADDING
+from benchmark.components.box import FEATURE_IDS, GLOBAL, PADDING, one_hot_channel
 
 DROPPED = -1
-FEATURE_IDS = 256  # uint8 feature ids
 
 
 class TokenShim(Component):
@@ -97,7 +96,7 @@ class TokenShim(Component):
         categorical = k > 0
         value = torch.where(categorical, 1.0, raw.float() * self.inv_norm[env_feature])
         feature = feature.clamp(min=0)
-        td["tok_feature"] = feature + torch.where(categorical, torch.minimum(raw.long(), k - 1), 0)
+        td["tok_feature"] = one_hot_channel(feature, raw, k)
         td["tok_pos"] = pos * mask.unsqueeze(-1)
         td["tok_value"] = value * mask
         td["tok_mask"] = mask

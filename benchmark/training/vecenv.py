@@ -74,13 +74,11 @@ def feature_encoding(
     `protocol_*`) are scaled by COUNT_SCALE; their `:pN` digit features hold multiples of value_base**N.
     Everything else keeps MettaGrid's normalisation.
     """
-    categorical = {"tag": tags, "last_action": actions, "agent:group": 0, "vibe": max(vibes, 1)}
+    ids = {"tag": tags, "last_action": actions, "vibe": max(vibes, 1)}
     categories, scales = [], []
     for name, norm in zip(names, normalizations, strict=True):
-        k = categorical.get(name, 0)
-        if name in categorical and k == 0:
-            k = max(int(norm), 1)  # no count to hand: MettaGrid's normalisation bounds the id
-        categories.append(k)
+        # groups have no count to hand: MettaGrid's normalisation bounds the id
+        categories.append(ids.get(name, max(int(norm), 1) if name == "agent:group" else 0))
         if name.startswith(("inv:", "protocol_")):
             digit = name.rsplit(":p", 1)[1] if ":p" in name else "0"
             scales.append(value_base ** int(digit) / COUNT_SCALE if digit.isdigit() else 1.0 / COUNT_SCALE)
