@@ -23,8 +23,11 @@ class TrainerHints(BaseModel):
     """Settings an architecture asks the trainer for; explicit trainer flags override them."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    learning_rate: float | None = Field(None, gt=0)
-    minibatches: int | None = Field(None, ge=1)
+    learning_rate: float | None = Field(None, gt=0, description="Adam learning rate")
+    minibatches: int | None = Field(None, ge=1, description="minibatches per epoch")
+    epochs: int | None = Field(None, ge=1, description="passes over each rollout")
+    bptt: int | None = Field(None, ge=1, description="rollout segment = truncated-BPTT horizon")
+    entropy_coef: float | None = Field(None, ge=0, description="entropy bonus weight")
     cpu_bf16: bool = Field(
         False,
         description="precision 'auto' trains in bf16 on CPUs with native bf16: set where measured faster "

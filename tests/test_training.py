@@ -46,7 +46,7 @@ def short_run(tmp_path, architecture: str, level: str, updates: int = 2, bptt: i
 @pytest.mark.parametrize("architecture", list(ARCHITECTURES))
 def test_every_architecture_trains_on_level_1(tmp_path, architecture):
     lines = short_run(tmp_path, architecture, "level_1_basic")
-    hinted = ARCHITECTURES[architecture].hints.learning_rate or TrainConfig.DEFAULT_LR
+    hinted = TrainConfig().settings(ARCHITECTURES[architecture].hints)["learning_rate"]
     assert lines[0]["learning_rate"] == pytest.approx(hinted), "the architecture's learning-rate hint applies"
     if ARCHITECTURES[architecture].heads.dynamics:
         assert all(math.isfinite(line["aux_loss"]) and line["aux_loss"] > 0 for line in lines)

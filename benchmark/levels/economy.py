@@ -18,7 +18,7 @@ from mettagrid.config.handler_config import (
     updateTarget,
     withdraw,
 )
-from mettagrid.config.mettagrid_config import GridObjectConfig, InventoryConfig
+from mettagrid.config.mettagrid_config import GridObjectConfig, InventoryConfig, ResourceLimitsConfig
 from mettagrid.config.query import query
 from mettagrid.config.reward_config import AgentReward, inventoryReward
 from mettagrid.config.tag import typeTag
@@ -61,11 +61,15 @@ def converter(name: str, inputs: dict[str, int], output: str, stock: int) -> Gri
 
 
 def mine(stock: int, capacity: int) -> GridObjectConfig:
-    """A mine holds ore (up to `capacity`, refilled by the regeneration event) and hands it out."""
+    """A mine holds ore (up to `capacity`, refilled by the regeneration event) and hands it out.
+
+    The limit is explicit: MettaGrid 0.26.22 applies `default_limit` only to items in the initial
+    inventory, so a mine that starts empty would fill without bound."""
+    limit = ResourceLimitsConfig(base=capacity, max=capacity, resources=["ore"])
     return GridObjectConfig(
         name="mine",
         map_name="mine",
-        inventory=InventoryConfig(initial={"ore": stock} if stock > 0 else {}, default_limit=capacity),
+        inventory=InventoryConfig(initial={"ore": stock} if stock > 0 else {}, limits={"ore": limit}),
         on_use_handler=Handler(filters=[targetHas({"ore": 1})], mutations=[withdraw({"ore": 1})]),
     )
 

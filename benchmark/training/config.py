@@ -7,6 +7,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from benchmark.policy import TrainerHints
+
 
 class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -18,8 +20,8 @@ class TrainConfig(BaseModel):
     out: Path = Field(Path("results/run"), description="run folder: checkpoints, metrics, summary")
     rows: int = Field(384, ge=1, description="agents stepped per batch; simulations = rows // agents")
     num_sims: int | None = Field(None, ge=1, description="simulations per batch (overrides rows)")
-    bptt: int = Field(64, ge=1, description="rollout segment = truncated-BPTT horizon, in steps")
-    epochs: int = Field(1, ge=1, description="passes over each rollout")
+    bptt: int | None = Field(None, ge=1, description="rollout segment = truncated-BPTT horizon (default: hint or 64)")
+    epochs: int | None = Field(None, ge=1, description="passes over each rollout (default: hint or 1)")
     minibatches: int | None = Field(None, ge=1, description="minibatches per epoch (default: hint or 12)")
     learning_rate: float | None = Field(None, gt=0, description="Adam learning rate (default: hint or 1.15e-3)")
     anneal_lr: bool = Field(True, description="decay the learning rate linearly to 0 over `timesteps`")
@@ -28,7 +30,7 @@ class TrainConfig(BaseModel):
     clip: float = Field(0.264, gt=0)
     value_clip: float = Field(0.1, gt=0)
     value_coef: float = Field(0.898, ge=0)
-    entropy_coef: float = Field(0.01, ge=0)
+    entropy_coef: float | None = Field(None, ge=0, description="entropy bonus weight (default: hint or 0.01)")
     max_grad_norm: float = Field(0.5, gt=0)
     normalize_advantages: bool = True
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto = CUDA when present")
@@ -44,6 +46,20 @@ class TrainConfig(BaseModel):
     run_id: str | None = Field(None, description="stable run id; set by the controller")
     architectures_module: str | None = Field(None, description="user module that registers architectures")
 
-    DEFAULT_LR: ClassVar[float] = 1.15e-3
-    # 12 segments-minibatches of 32 rows x 64 steps: 4 (6k samples each) left fast flat on level 1 for 2M steps
-    DEFAULT_MINIBATCHES: ClassVar[int] = 12
+    # The settings an architecture may ask for (`TrainerHints`); a value given here overrides its hint.
+    # 12 minibatches of 32 rows x 64 steps: 4 (6k samples each) left fast flat on level 1 for 2M steps.
+    DEFAULTS: ClassVar[dict[str, float]] = {
+        "learning_rate": 1.15e-3,
+        "minibatches": 12,
+        "epochs": 1,
+        "bptt": 64,
+        "entropy_coef": 0.01,
+    }
+
+    def settings(self, hints: TrainerHints) -> dict[str, float]:
+        """The effective value of each hinted setting: this config's, else the architecture's, else the default."""
+        out = {}
+        for name, default in self.DEFAULTS.items():
+            mine, hinted = getattr(self, name), getattr(hints, name)
+            out[name] = mine if mine is not None else hinted if hinted is not None else default
+        return out

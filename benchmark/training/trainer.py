@@ -69,10 +69,11 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     num_sims = cfg.num_sims or max(1, cfg.rows // level.num_agents)
     curriculum = LearningProgressCurriculum(level.curriculum, level.num_tasks, cfg.seed) if level.curriculum else None
     env = BatchedEnv(level, num_sims, run_seed=cfg.seed, stagger=True, curriculum=curriculum)
-    rows, horizon = env.num_rows, cfg.bptt
+    settings = cfg.settings(arch.hints)
+    rows, horizon = env.num_rows, int(settings["bptt"])
     policy = Policy(arch, env.spec).to(device)
-    lr = cfg.learning_rate or arch.hints.learning_rate or TrainConfig.DEFAULT_LR
-    minibatches = min(rows, cfg.minibatches or arch.hints.minibatches or TrainConfig.DEFAULT_MINIBATCHES)
+    lr = settings["learning_rate"]
+    minibatches = min(rows, int(settings["minibatches"]))
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr, eps=1e-5)
     global_step, update = 0, 0
 
@@ -161,10 +162,11 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     stats: dict[str, torch.Tensor] = {}
     try:
         while global_step < cfg.timesteps:
-            # ---- rollout: one bptt segment per row --------------------------------------------------
+            # ---- rollout: one bptt segment per row (the last one only as long as the budget needs) ----
+            steps = min(horizon, -(-(cfg.timesteps - global_step) // rows))
             segment_state = state.clone()
             with autocast(device, precision):  # one context: bf16 weight copies are made once per rollout
-                for t in range(horizon):
+                for t in range(steps):
                     t0 = time.perf_counter()
                     obs_buf[t] = next_obs
                     resets[t] = next_reset
@@ -176,34 +178,38 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                     t1 = time.perf_counter()
                     done, finished = env.step(action.cpu().numpy())
                     episodes.extend(e for e in finished if not e.warmup)
-                    rewards[t] = torch.from_numpy(env.rewards).to(device)
+                    rewards[t] = torch.from_numpy(env.step_rewards).to(device)
                     dones[t] = torch.from_numpy(done).to(device)
                     next_reset = dones[t].clone()
                     next_obs = policy.prepare(torch.from_numpy(env.obs).to(device))
                     t2 = time.perf_counter()
                     timing["infer"] += t1 - t0
                     timing["env"] += t2 - t1
-            global_step += horizon * rows
+            global_step += steps * rows
+            seg = slice(0, steps)
 
             # ---- advantages ------------------------------------------------------------------------
             t0 = time.perf_counter()
             with torch.no_grad(), autocast(device, precision):
                 boot, _ = policy(next_obs.unsqueeze(1), next_reset.unsqueeze(1), state)
-                advantages, returns = compute_gae(rewards, values, dones, boot["value"], cfg.gamma, cfg.gae_lambda)
+                advantages, returns = compute_gae(
+                    rewards[seg], values[seg], dones[seg], boot["value"], cfg.gamma, cfg.gae_lambda
+                )
 
             # ---- update: minibatches of whole row-segments ------------------------------------------
             if cfg.anneal_lr:
                 for group in optimizer.param_groups:
-                    group["lr"] = lr * max(0.0, 1.0 - (global_step - horizon * rows) / cfg.timesteps)
-            for _ in range(cfg.epochs):
+                    group["lr"] = lr * max(0.0, 1.0 - (global_step - steps * rows) / cfg.timesteps)
+            update_stats: dict[str, list[torch.Tensor]] = {}
+            for _ in range(int(settings["epochs"])):
                 perm = torch.randperm(rows, generator=gen).to(device)
                 for mb in perm.chunk(minibatches):
-                    seq_obs = obs_buf[:, mb].transpose(0, 1)  # [B, T, ...]
+                    seq_obs = obs_buf[seg, mb].transpose(0, 1)  # [B, T, ...]
                     with autocast(device, precision):
-                        out_td, _ = policy(seq_obs, resets[:, mb].transpose(0, 1), segment_state[mb])
+                        out_td, _ = policy(seq_obs, resets[seg, mb].transpose(0, 1), segment_state[mb])
 
-                    def flat(x: torch.Tensor, mb: torch.Tensor = mb) -> torch.Tensor:  # [T, R] -> [B*T] row-major
-                        return x[:, mb].transpose(0, 1).reshape(-1)
+                    def flat(x: torch.Tensor, mb: torch.Tensor = mb, seg: slice = seg) -> torch.Tensor:  # -> [B*T]
+                        return x[seg, mb].transpose(0, 1).reshape(-1)
 
                     new_logp, entropy = logprob_entropy(out_td["logits"], flat(actions))
                     loss, stats = ppo_loss(
@@ -217,7 +223,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                         clip=cfg.clip,
                         value_clip=cfg.value_clip,
                         value_coef=cfg.value_coef,
-                        entropy_coef=cfg.entropy_coef,
+                        entropy_coef=settings["entropy_coef"],
                         normalize_advantages=cfg.normalize_advantages,
                     )
                     aux = policy.aux_loss(out_td, flat(rewards), flat(returns))
@@ -230,6 +236,10 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                     loss.backward()
                     stats["grad_norm"] = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm)
                     optimizer.step()
+                    for k, v in stats.items():
+                        update_stats.setdefault(k, []).append(v.detach().float())
+            # logged statistics are means over every minibatch of the update, not the last one's
+            stats = {k: torch.stack(v).mean() for k, v in update_stats.items()}
             update += 1
             timing["learn"] += time.perf_counter() - t0
 
@@ -285,6 +295,8 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             "architecture": cfg.architecture,
             "seed": cfg.seed,
             "agent_steps": result.agent_steps,
+            "timesteps_requested": cfg.timesteps,
+            "settings": settings,
             "wall_seconds": round(wall, 3),
             "sps": round(result.sps, 1),
             "parameters": parameters,

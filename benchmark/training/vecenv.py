@@ -128,6 +128,8 @@ class BatchedEnv:
         self.terminals = np.zeros(self.num_rows, dtype=dtype_terminals)
         self.truncations = np.zeros(self.num_rows, dtype=dtype_truncations)
         self.rewards = np.zeros(self.num_rows, dtype=dtype_rewards)
+        # the step's rewards, kept apart: a restart's `set_buffers` zeroes its slice of `self.rewards`
+        self.step_rewards = np.zeros(self.num_rows, dtype=dtype_rewards)
         self.actions = np.zeros(self.num_rows, dtype=dtype_actions)
         self._vibe = np.zeros(self.num_rows, dtype=dtype_actions)
         self._sims: list = [None] * num_sims
@@ -235,13 +237,15 @@ class BatchedEnv:
 
     def step(self, actions: np.ndarray, *, restart: bool = True) -> tuple[np.ndarray, list[EpisodeResult]]:
         """Apply `actions` (one per row), step every simulation; return done flags per row and the
-        episodes that ended. With `restart`, ended simulations start their next episode at once, so
-        `self.obs` already holds the first observation of the new episode for those rows."""
+        episodes that ended. The step's rewards are in `self.step_rewards` (read that, not `self.rewards`:
+        a restart zeroes the restarted slice). With `restart`, ended simulations start their next episode
+        at once, so `self.obs` already holds the first observation of the new episode for those rows."""
         self.actions[:] = actions
         finished: list[EpisodeResult] = []
         for sim in self._sims:
             sim._c_sim.step()
         self._write_last_reward()
+        np.copyto(self.step_rewards, self.rewards)
         done = self.terminals | self.truncations
         if done.any():
             per_sim = done.reshape(self.num_sims, self.agents)

@@ -1,0 +1,180 @@
+"""Does every architecture learn level 1? Train each on a fixed budget, evaluate trained vs random.
+
+    python benchmarks/calibrate.py [--architectures a,b] [--seeds 0 1] [--timesteps 2000000] [--episodes 16]
+                                   [--set learning_rate=3e-3 --set epochs=2 --tag lr3e-3_e2] [--out results/calibration]
+
+Every architecture trains with its own settings (its `TrainerHints`, else the trainer's defaults); `--set`
+overrides a setting for a sweep point, named by `--tag`. The random policy plays the same evaluation
+episodes. Each finished (architecture, tag, seed) is appended to `<out>/calibration.jsonl` at once, so an
+interrupted calibration loses nothing and a re-run skips what is done. The table (markdown) goes to stdout
+and `<out>/calibration.md`: requested and trained steps, trained and random reward and hearts per agent
+(mean of the seeds and each seed), ratios, settings and training agent-steps/s; then the issue's bars.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from benchmark.architectures import ARCHITECTURES
+from benchmark.evaluation.evaluator import evaluate
+from benchmark.training.config import TrainConfig
+from benchmark.training.trainer import SUMMARY, train
+
+METRICS = ("reward_per_agent", "hearts_per_agent")
+SETTINGS = tuple(TrainConfig.DEFAULTS)
+
+
+def parse_set(items: list[str]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        if key not in SETTINGS or not value:
+            raise SystemExit(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(SETTINGS)}")
+        out[key] = int(value) if key in ("minibatches", "epochs", "bptt") else float(value)
+    return out
+
+
+def load_records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_one(args, arch: str, tag: str, overrides: dict, seed: int, random: dict) -> dict:
+    run = args.out / f"{arch}{'.' + tag if tag else ''}.{args.level}.s{seed}"
+    start = time.time()
+    train(
+        TrainConfig(
+            level=args.level,
+            architecture=arch,
+            seed=seed,
+            timesteps=args.timesteps,
+            out=run,
+            threads=args.threads,
+            **overrides,
+        )
+    )
+    summary = json.loads((run / SUMMARY).read_text())
+    trained = evaluate(run_dir=run, episodes=args.episodes, threads=1)
+    record = {
+        "architecture": arch,
+        "tag": tag,
+        "seed": seed,
+        "level": args.level,
+        "timesteps_requested": args.timesteps,
+        "agent_steps": summary["agent_steps"],
+        "sps": summary["sps"],
+        "train_seconds": round(time.time() - start, 1),
+        "settings": summary["settings"],
+        "precision": summary["precision"],
+        "episodes": args.episodes,
+    }
+    for sim, t in trained["simulations"].items():
+        for m in METRICS:
+            tm, rm = t[m]["mean"], random["simulations"][sim][m]["mean"]
+            record[f"{sim}.{m}"] = {"trained": tm, "random": rm, "ratio": tm / rm if rm else float("inf")}
+    return record
+
+
+def table(records: list[dict]) -> str:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["architecture"], r["tag"]), []).append(r)
+    lines = [
+        "| architecture | tag | seeds | steps (requested / trained) | reward/agent (x random) | per seed "
+        "| hearts/agent (x random) | per seed | settings | agent-steps/s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (arch, tag), rs in groups.items():
+        rs = sorted(rs, key=lambda r: r["seed"])
+        cells = []
+        for m in METRICS:
+            vals = [r[f"basic.{m}"] for r in rs]
+            mean_t = sum(v["trained"] for v in vals) / len(vals)
+            mean_x = sum(v["ratio"] for v in vals) / len(vals)
+            cells.append(f"{mean_t:.2f} ({mean_x:.2f}x)")
+            cells.append(", ".join(f"{v['trained']:.2f} ({v['ratio']:.2f}x)" for v in vals))
+        s = rs[0]["settings"]
+        settings = f"lr {s['learning_rate']:g}, ep {s['epochs']}, mb {s['minibatches']}, bptt {s['bptt']}, "
+        settings += f"ent {s['entropy_coef']:g}, {rs[0]['precision']}"
+        sps = sum(r["sps"] for r in rs) / len(rs)
+        steps = f"{rs[0]['timesteps_requested']:,} / {rs[0]['agent_steps']:,}"
+        lines.append(
+            f"| {arch} | {tag or '-'} | {len(rs)} | {steps} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} "
+            f"| {settings} | {sps:,.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def bars(records: list[dict]) -> str:
+    ratios: dict[str, list[float]] = {}
+    for r in records:
+        if not r["tag"]:
+            ratios.setdefault(r["architecture"], []).append(r["basic.reward_per_agent"]["ratio"])
+    means = {a: sum(v) / len(v) for a, v in ratios.items()}
+    if not means:
+        return "bars: no untagged (default-settings) runs yet"
+    below = sorted(a for a, m in means.items() if m < 1.5)
+    twice = sum(m >= 2.0 for m in means.values())
+    return (
+        f"bars over {len(means)} architectures (default settings): every one >= 1.5x random reward: "
+        f"{'PASS' if not below else 'FAIL (' + ', '.join(below) + ')'}; at least 8 >= 2x: "
+        f"{'PASS' if twice >= 8 else 'FAIL'} ({twice})"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--architectures", default=",".join(ARCHITECTURES))
+    ap.add_argument("--level", default="level_1_basic")
+    ap.add_argument("--timesteps", type=int, default=2_000_000)
+    ap.add_argument("--episodes", type=int, default=16)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help=f"one of {SETTINGS}")
+    ap.add_argument("--tag", default="", help="names a sweep point (required with --set)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads for training")
+    ap.add_argument("--out", type=Path, default=Path("results/calibration"))
+    ap.add_argument("--table-only", action="store_true", help="print the table of what is recorded, train nothing")
+    args = ap.parse_args()
+    overrides = parse_set(args.set)
+    if overrides and not args.tag:
+        raise SystemExit("--set needs --tag NAME (a sweep point must not mix with the default settings' rows)")
+    archs = [a.strip() for a in args.architectures.split(",") if a.strip()]
+    unknown = [a for a in archs if a not in ARCHITECTURES]
+    if unknown:
+        raise SystemExit(f"unknown architecture(s) {unknown}; valid: {', '.join(ARCHITECTURES)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    ledger = args.out / "calibration.jsonl"
+    if not args.table_only:
+        random = evaluate(
+            level_name=args.level,
+            policy_kind="random",
+            episodes=args.episodes,
+            threads=1,
+            out=args.out / f"random_{args.level}_{args.episodes}.json",
+        )
+        for arch in archs:
+            for seed in args.seeds:
+                key = (arch, args.tag, seed, args.level, args.timesteps)
+                done = {(r["architecture"], r["tag"], r["seed"], r["level"], r["timesteps_requested"])
+                        for r in load_records(ledger)}
+                if key in done:
+                    continue
+                record = run_one(args, arch, args.tag, overrides, seed, random)
+                with ledger.open("a") as f:
+                    f.write(json.dumps(record) + "\n")
+                r = record["basic.reward_per_agent"]
+                print(f"{arch} {args.tag or '-'} s{seed}: reward {r['trained']:.2f} ({r['ratio']:.2f}x) "
+                      f"{record['sps']:,.0f} agent-steps/s", flush=True)
+    records = [r for r in load_records(ledger) if r["level"] == args.level]
+    text = table(records) + "\n\n" + bars(records) + "\n"
+    (args.out / "calibration.md").write_text(text)
+    print(text)
+    print(f"written: {ledger} and {args.out / 'calibration.md'}")
+
+
+if __name__ == "__main__":
+    main()
