@@ -28,13 +28,16 @@ if __name__ == "__main__":  # run as a script: import the package from the proje
 
 import typer  # noqa: E402
 
+from benchmark.cli_support import HELP_OPTIONS, VERSION_OPTION, parse_count, run_command  # noqa: E402
 from benchmark.errors import usage_errors  # noqa: E402
 
 
 @usage_errors
 def run(
     experiment_id: Annotated[str | None, typer.Option(help="names the experiment: <output-dir>/<id>/")] = None,
-    timesteps: Annotated[int | None, typer.Option(help="agent steps per training run")] = None,
+    timesteps: Annotated[
+        int | None, typer.Option(parser=parse_count, help="agent steps per training run (2000000, 2_000_000 or 2e6)")
+    ] = None,
     local: Annotated[bool | None, typer.Option("--local/--no-local", help="run jobs on this machine")] = None,
     max_parallel: Annotated[
         int | None,
@@ -58,10 +61,16 @@ def run(
         str | None, typer.Option(help="offline, online or disabled (default offline with --local)")
     ] = None,
     dry_run: Annotated[bool | None, typer.Option("--dry-run", help="print the plan and launch nothing")] = None,
+    extend: Annotated[
+        bool | None,
+        typer.Option("--extend", help="resuming: add the --architectures, --levels or --seeds-per-level given"),
+    ] = None,
     recipe: Annotated[
         str | None, typer.Option(help="a named experiment: recipes/NAME.toml (smoke, quick, full); flags override it")
     ] = None,
-    episodes: Annotated[int | None, typer.Option(help="evaluation episodes per simulation (default 16)")] = None,
+    episodes: Annotated[
+        int | None, typer.Option(parser=parse_count, help="evaluation episodes per simulation (default 16)")
+    ] = None,
     architectures_module: Annotated[
         str | None, typer.Option(help="module or .py file that registers more architectures")
     ] = None,
@@ -85,6 +94,7 @@ def run(
     ] = None,
     nodes: Annotated[int | None, typer.Option(help="cluster mode: nodes (default 1)")] = None,
     gpus_per_node: Annotated[int | None, typer.Option(help="cluster mode: GPUs per node (default --gpus)")] = None,
+    version: Annotated[bool, VERSION_OPTION] = False,
 ) -> None:
     """Train and evaluate every architecture on every level over several seeds; resumable, crash-safe."""
     from benchmark.orchestration.controller import run_experiment
@@ -105,6 +115,7 @@ def run(
             "output_dir": output_dir,
             "wandb_mode": wandb_mode,
             "dry_run": dry_run,
+            "extend": extend,
             "recipe": recipe,
             "episodes": episodes,
             "architectures_module": architectures_module,
@@ -135,22 +146,9 @@ def resume_command() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Script entry point: bad flags of any kind are one line and exit 2, like every usage error here."""
-    try:  # typer >= 0.26 bundles its own click
-        from typer._click.exceptions import UsageError
-    except ImportError:  # pragma: no cover - older typer uses click itself
-        from click.exceptions import UsageError
-
-    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, context_settings=HELP_OPTIONS)
     app.command(help=run.__doc__)(run)
-    command = typer.main.get_command(app)
-    try:
-        code = command.main(args=argv, prog_name="benchmark/adaptive.py", standalone_mode=False)
-    except UsageError as exc:
-        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except typer.Abort:
-        raise SystemExit(130) from None
-    raise SystemExit(code if isinstance(code, int) else 0)
+    run_command(typer.main.get_command(app), argv, "benchmark/adaptive.py")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from benchmark.components.configs import (
     TransformerConfig,
     TrXLConfig,
 )
+from benchmark.errors import unknown_name
 from benchmark.policy import ArchitectureConfig, TrainerHints
 
 # shared pieces of the reference chains (configs are frozen values: sharing them is safe)
@@ -154,15 +155,32 @@ def get_architecture(name: str) -> ArchitectureConfig:
     try:
         return ARCHITECTURES[name]
     except KeyError:
-        raise KeyError(f"unknown architecture {name!r}; valid: {', '.join(ARCHITECTURES)}") from None
+        raise KeyError(unknown_name("architecture", name, ARCHITECTURES)) from None
+
+
+def module_reference(spec: str) -> str:
+    """How to name a user module so that any process finds it: a .py path made absolute; a dotted name that
+    imports as it is; else a dotted name that is a file under the working directory (`my_arch` ->
+    ./my_arch.py: `archbench` does not put the working directory on sys.path), as that file's absolute path."""
+    if spec.endswith(".py"):
+        return str(Path(spec).resolve())
+    try:
+        if importlib.util.find_spec(spec) is not None:
+            return spec
+    except (ImportError, ValueError):
+        pass
+    local = Path.cwd() / (spec.replace(".", "/") + ".py")
+    return str(local) if local.is_file() else spec
 
 
 def load_architectures_module(spec: str) -> None:
-    """Import a user module (a dotted name or a .py path) whose import registers architectures."""
+    """Import a user module (a dotted name, a .py path, or a module file in the working directory) whose
+    import registers architectures."""
+    given, spec = spec, module_reference(spec)
     path = Path(spec)
     if spec.endswith(".py"):
         if not path.is_file():
-            raise FileNotFoundError(f"architectures module {spec!r} does not exist")
+            raise FileNotFoundError(f"architectures module {given!r} does not exist")
         name = f"archbench_user_{path.stem}"
         if name in sys.modules:
             return
@@ -175,9 +193,7 @@ def load_architectures_module(spec: str) -> None:
         try:
             importlib.import_module(spec)
         except ImportError as exc:
-            raise FileNotFoundError(f"architectures module {spec!r} cannot be imported ({exc})") from None
-
-
-def module_reference(spec: str) -> str:
-    """How jobs should name a user module: a .py path made absolute (jobs may run elsewhere), else as given."""
-    return str(Path(spec).resolve()) if spec.endswith(".py") else spec
+            raise FileNotFoundError(
+                f"architectures module {spec!r} cannot be imported ({exc}), nor is there a {spec.replace('.', '/')}.py "
+                "in the working directory"
+            ) from None

@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import Any
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, data: bytes, fsync: bool = True) -> None:
+    """Write `path` atomically, with the permissions a plain open() would give (mkstemp's are 0600: a team
+    sharing a results folder could not read each other's files)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             if fsync:

@@ -14,12 +14,24 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn  # noqa: E402
 from rich.table import Table  # noqa: E402
 
+from benchmark.cli_support import HELP_OPTIONS, VERSION_OPTION, parse_count, run_command  # noqa: E402
 from benchmark.errors import UsageError, usage_errors  # noqa: E402
 
 DETERMINISTIC_FAILURE = 3  # exit code of a job failing the same way every time: the controller does not retry it
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__,
+    pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
+)
 console = Console(stderr=True)
+
+
+@app.callback()
+def _root(version: Annotated[bool, VERSION_OPTION] = False) -> None:
+    """Train, evaluate, list, run and report: see each command's -h."""
 
 
 def _positive(name: str, value: int) -> None:
@@ -33,17 +45,34 @@ def train(
     level: Annotated[str, typer.Option(help="level name (see `archbench list`)")] = "level_1_basic",
     architecture: Annotated[str, typer.Option(help="architecture name (see `archbench list`)")] = "fast",
     seed: Annotated[int, typer.Option(help="seeds torch, numpy, every simulation and map")] = 0,
-    timesteps: Annotated[int, typer.Option(help="agent steps to train for")] = 2_000_000,
-    out: Annotated[Path, typer.Option(help="run folder; an existing checkpoint there is resumed")] = Path(
-        "results/run"
-    ),
+    timesteps: Annotated[
+        int, typer.Option(parser=parse_count, help="agent steps to train for (2000000, 2_000_000 or 2e6)")
+    ] = 2_000_000,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="run folder; an existing checkpoint there is resumed (default results/runs/ARCH.LEVEL.sSEED)"
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (auto: bf16 where the hardware has it)")] = "auto",
     rows: Annotated[int, typer.Option(help="agents per batch")] = 384,
-    bptt: Annotated[int, typer.Option(help="rollout segment length = BPTT horizon")] = 64,
-    minibatches: Annotated[int | None, typer.Option(help="minibatches per update")] = None,
-    learning_rate: Annotated[float | None, typer.Option(help="Adam learning rate")] = None,
+    bptt: Annotated[
+        int | None, typer.Option(help="rollout segment length = BPTT horizon (default: the architecture's, or 64)")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="passes over each rollout (default: the architecture's, or 1)")
+    ] = None,
+    minibatches: Annotated[
+        int | None, typer.Option(help="minibatches per epoch (default: the architecture's, or 12)")
+    ] = None,
+    learning_rate: Annotated[
+        float | None, typer.Option(help="Adam learning rate (default: the architecture's, or 1.15e-3)")
+    ] = None,
+    entropy_coef: Annotated[
+        float | None, typer.Option(help="entropy bonus (default: the architecture's, or 0.01)")
+    ] = None,
     checkpoint_seconds: Annotated[float, typer.Option(help="seconds between checkpoints")] = 60.0,
     wandb_mode: Annotated[str, typer.Option(help="offline, online or disabled")] = "disabled",
     experiment_id: Annotated[str | None, typer.Option(help="W&B group (set by the controller)")] = None,
@@ -62,6 +91,7 @@ def train(
         architectures_module = module_reference(architectures_module)
     get_level(level)
     get_architecture(architecture)
+    out = out or Path("results") / "runs" / f"{architecture}.{level}.s{seed}"
     cfg = TrainConfig(
         level=level,
         architecture=architecture,
@@ -72,16 +102,28 @@ def train(
         threads=threads,
         precision=precision,
         rows=rows,
+        bptt=bptt,
+        epochs=epochs,
         minibatches=minibatches,
         learning_rate=learning_rate,
+        entropy_coef=entropy_coef,
         checkpoint_seconds=checkpoint_seconds,
         wandb_mode=wandb_mode,
         experiment_id=experiment_id,
         run_id=run_id,
         architectures_module=architectures_module,
     )
-    from benchmark.training.trainer import NonFiniteLoss
+    from benchmark.training.trainer import SUMMARY, NonFiniteLoss, finished_run
     from benchmark.training.trainer import train as run_training
+
+    done = finished_run(cfg)
+    if done is not None:
+        console.print(
+            f"already trained: {done.agent_steps:,} agent steps (asked {timesteps:,}) in {out}; nothing to do, "
+            "its files are left as they are"
+        )
+        _print_result("train", out / SUMMARY)
+        return
 
     with _progress(quiet) as bar:
         task = bar.add_task(f"train {architecture} on {level} (seed {seed})", total=timesteps)
@@ -90,7 +132,7 @@ def train(
             extra = f"{line['sps']:.0f} sps"
             if "reward_per_agent" in line:
                 extra += f", reward/agent {line['reward_per_agent']:.2f}, hearts/agent {line['hearts_per_agent']:.2f}"
-            bar.update(task, completed=min(step, total), description=f"train {architecture} on {level}: {extra}")
+            bar.update(task, total=total, completed=step, description=f"train {architecture} on {level}: {extra}")
 
         try:
             result = run_training(cfg, progress=report)
@@ -98,11 +140,9 @@ def train(
             console.print(f"error: {exc} (deterministic: a retry would fail the same way)")
             raise typer.Exit(DETERMINISTIC_FAILURE) from None
     console.print(
-        f"trained {result.agent_steps:,} agent steps in {result.wall_seconds:.0f} s ({result.sps:,.0f} sps); "
-        f"checkpoint: {result.checkpoint}"
+        f"trained {result.agent_steps:,} agent steps (asked {timesteps:,}) in {result.wall_seconds:.0f} s "
+        f"({result.sps:,.0f} sps); run folder: {out}"
     )
-    from benchmark.training.trainer import SUMMARY
-
     _print_result("train", out / SUMMARY)
 
 
@@ -112,7 +152,7 @@ def evaluate(
     run: Annotated[Path | None, typer.Option(help="run folder holding checkpoint.pt")] = None,
     policy: Annotated[str, typer.Option(help="trained (from --run) or random")] = "trained",
     level: Annotated[str | None, typer.Option(help="level (required for --policy random)")] = None,
-    episodes: Annotated[int, typer.Option(help="episodes per evaluation simulation")] = 16,
+    episodes: Annotated[int, typer.Option(parser=parse_count, help="episodes per evaluation simulation")] = 16,
     seed: Annotated[int, typer.Option(help="seed of the action sampling")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
@@ -130,6 +170,8 @@ def evaluate(
         raise UsageError(f"unknown --wandb-mode {wandb_mode!r}; valid: offline, online, disabled")
     if policy not in ("trained", "random"):
         raise UsageError(f"unknown policy {policy!r}; valid: trained, random")
+    if run is not None and run.is_file():  # the checkpoint itself: its folder was meant
+        run = run.parent
     if policy == "trained":
         if run is None:
             raise UsageError("--run DIR is required to evaluate a trained policy (or use --policy random --level L)")
@@ -235,16 +277,17 @@ def list_(
 @app.command()
 @usage_errors
 def report(
-    experiment_id: Annotated[str, typer.Argument(help="the experiment to report on")],
+    experiment_id: Annotated[str, typer.Argument(help="the experiment (an id, or its folder / results file)")],
     output_dir: Annotated[Path, typer.Option(help="folder holding <experiment>/benchmark_results.json")] = Path(
         "results"
     ),
     reps: Annotated[int, typer.Option(help="bootstrap repetitions for aggregate intervals")] = 50_000,
 ) -> None:
     """Statistics, plots and a report (md + self-contained html) from an experiment's results file."""
-    from benchmark.reporting.loader import build_report
+    from benchmark.reporting.loader import build_report, locate_experiment
 
     _positive("reps", reps)
+    experiment_id, output_dir = locate_experiment(experiment_id, output_dir)
     paths = build_report(experiment_id, output_dir, reps=reps)
     console.print(
         f"report written to {paths['report.md'].parent}: report.md, report.html, "
@@ -279,8 +322,8 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
-def main() -> None:
-    app()
+def main(argv: list[str] | None = None) -> None:
+    run_command(typer.main.get_command(app), argv, "archbench")
 
 
 if __name__ == "__main__":

@@ -159,16 +159,21 @@ def main() -> None:
         for arch in archs:
             for seed in args.seeds:
                 key = (arch, args.tag, seed, args.level, args.timesteps)
-                done = {(r["architecture"], r["tag"], r["seed"], r["level"], r["timesteps_requested"])
-                        for r in load_records(ledger)}
+                done = {
+                    (r["architecture"], r["tag"], r["seed"], r["level"], r["timesteps_requested"])
+                    for r in load_records(ledger)
+                }
                 if key in done:
                     continue
                 record = run_one(args, arch, args.tag, overrides, seed, random)
                 with ledger.open("a") as f:
                     f.write(json.dumps(record) + "\n")
                 r = record["basic.reward_per_agent"]
-                print(f"{arch} {args.tag or '-'} s{seed}: reward {r['trained']:.2f} ({r['ratio']:.2f}x) "
-                      f"{record['sps']:,.0f} agent-steps/s", flush=True)
+                print(
+                    f"{arch} {args.tag or '-'} s{seed}: reward {r['trained']:.2f} ({r['ratio']:.2f}x) "
+                    f"{record['sps']:,.0f} agent-steps/s",
+                    flush=True,
+                )
     records = [r for r in load_records(ledger) if r["level"] == args.level]
     text = table(records) + "\n\n" + bars(records) + "\n"
     (args.out / "calibration.md").write_text(text)

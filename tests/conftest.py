@@ -21,7 +21,7 @@ FAKE_WANDB_KEY = "wandb_v1_FAKEKEY_archbench_1234567890abcdef1234567890abcdef"
 
 @pytest.fixture(scope="session")
 def sky_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """HOME for SkyPilot holding a small accelerator catalog, so task validation never downloads one.
+    """HOME for SkyPilot holding a small accelerator catalog (and AWS prices), so nothing is downloaded.
 
     SkyPilot computes its catalog folder from HOME when `sky` is first imported, so HOME is set before the
     import; if another test imported sky earlier, the cached folder is pointed here as well.
@@ -37,6 +37,8 @@ def sky_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     catalog_dir = home / ".sky" / "catalogs" / constants.CATALOG_SCHEMA_VERSION
     (catalog_dir / "common").mkdir(parents=True)
     shutil.copy(FIXTURES / "accelerators.csv", catalog_dir / "common" / "accelerators.csv")
+    (catalog_dir / "aws").mkdir()  # prices (a few real AWS rows): fresh, so SkyPilot does not try to refresh them
+    shutil.copy(FIXTURES / "catalog" / "aws" / "vms.csv", catalog_dir / "aws" / "vms.csv")
     if Path(catalog_common._ABSOLUTE_VERSIONED_CATALOG_DIR) != catalog_dir:  # sky was imported earlier
         from sky.utils import accelerator_registry
 

@@ -39,21 +39,43 @@ def call(capsys, *argv: str) -> tuple[int, str, str]:
         (["--experiment-id", "e", "--timesteps", "0"], "--timesteps: Input should be greater than 0 (got 0)"),
         (
             ["--experiment-id", "e", "--timesteps", "many"],
-            "Invalid value for '--timesteps': Input should be a valid integer",
+            "Invalid value for '--timesteps': 'many' is not a number; write e.g. 2000000, 2_000_000 or 2e6",
         ),
         (
             ["--experiment-id", "e", "--timesteps", "10", "--max-parallel", "0"],
             "--max-parallel: Input should be greater",
         ),
-        (["--experiment-id", "a.b", "--timesteps", "10"], "--experiment-id: String should match pattern"),
+        (
+            ["--experiment-id", "a.b", "--timesteps", "10"],
+            "--experiment-id: use letters, digits, '-' and '_' (starting with a letter or digit, at most 64) "
+            "(got 'a.b')",
+        ),
+        (["--experiment-id", "e", "--timesteps", "10", "--levels", "levl_1_basic"], "did you mean 'level_1_basic'?"),
+        (["--experiment-id", "e", "--timesteps", "1.5"], "'1.5' is not a whole number"),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--local", "--storage", "s3://x/y", "--use-spot"],
+            "--storage, --use-spot only apply on the cloud: drop them to run here with --local, or use --no-local",
+        ),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--local", "--accelerator", "H100"],
+            "--accelerator only applies on the cloud: drop it",
+        ),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--cloud", "awz"],
+            "unknown cloud 'awz' in 'awz'; did you mean 'aws'?",
+        ),
+        (
+            ["--experiment-id", "e", "--timesteps", "10", "--accelerator", "A100:2", "--storage", "s3://b/p"],
+            "--accelerator takes a GPU name without a count: use --accelerator A100 --gpus 2",
+        ),
         (["--timesteps", "10"], "missing --experiment-id (or a --recipe that sets it"),
         (["--experiment-id", "e", "--timesteps", "10", "--wandb-mode", "loud"], "--wandb-mode: Input should be"),
         (["--recipe", "nope"], "recipe 'nope' not found"),
-        (["--experiment-id", "e", "--timesteps", "10", "--levels", ""], "--levels: Value error, needs at least one"),
-        (["--experiment-id", "e", "--timesteps", "10", "--no-local"], "--storage URI is needed on the cloud"),
+        (["--experiment-id", "e", "--timesteps", "10", "--levels", ""], "--levels: needs at least one"),
+        (["--experiment-id", "e", "--timesteps", "10", "--no-local"], "resumes from it; or add --local to run on this"),
         (
             ["--experiment-id", "e", "--timesteps", "10", "--accelerator", "Z999", "--storage", "s3://b/p"],
-            "--accelerator: Value error, Unknown accelerator 'Z999'; valid names: A10, A10G, A100",
+            "--accelerator: Unknown accelerator 'Z999'; valid names: A10, A10G, A100",
         ),
         (
             ["--experiment-id", "e", "--timesteps", "10", "--nodes", "2", "--storage", "s3://b/p"],
@@ -153,8 +175,14 @@ def test_run_then_resume_then_dry_run_estimates_from_measured_sps(capsys, tmp_pa
     assert code == 0 and "0 launched this session" in out and marks.read_text().count("start ") == starts
     assert len(json.loads((tmp_path / "r" / "benchmark_results.json").read_text())["sessions"]) == 2
 
-    code, out, _ = call(capsys, *argv[:-2], "--seeds-per-level", "3", "--output-dir", str(tmp_path), "--dry-run")
+    code, _, err = call(capsys, *argv[:-2], "--seeds-per-level", "3", "--output-dir", str(tmp_path), "--dry-run")
+    assert code == 2 and "has --seeds-per-level 2 (from its ledger), not 3" in err and "--extend" in err
+    more = [*argv[:-2], "--seeds-per-level", "3", "--output-dir", str(tmp_path), "--dry-run", "--extend"]
+    code, out, _ = call(capsys, *more)
     assert code == 0 and "resuming: 5 jobs done" in out and "time estimate: ~" in out
+    assert "new runs (--extend): 1: r.fast.level_1_basic.s2" in out
+    code, out, _ = call(capsys, "--experiment-id", "r", "--output-dir", str(tmp_path), "--dry-run")
+    assert code == 0 and "2 runs = 1 architecture x 1 level x 2 seeds" in out and "1,000 agent steps per run" in out
 
     code, _, err = call(capsys, *[a if a != "1000" else "2000" for a in argv])
     assert code == 2 and "was started with --timesteps 1000, not 2000" in err

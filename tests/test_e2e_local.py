@@ -70,6 +70,16 @@ def test_real_local_experiment_then_skip_training(tmp_path):
     assert ledger["config"]["wandb_mode"] == "offline" and ledger["environment"]["mettagrid"] == "0.26.22"
     assert "2/2 runs evaluated" in done.stdout and f"ledger:      {ledger_path}" in done.stdout
 
+    # resuming with a shorter command plans the ledger's grid, nothing new; a contradicting flag is refused
+    base = [sys.executable, "benchmark/adaptive.py", "--experiment-id", "e2e", "--output-dir", str(tmp_path)]
+    short = subprocess.run([*base, "--local", "--dry-run"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert short.returncode == 0, short.stdout + short.stderr
+    assert "2 runs = 2 architectures x 1 level x 1 seed" in short.stdout
+    assert "time estimate: nothing left to run" in short.stdout and "new runs" not in short.stdout
+    wider = subprocess.run([*base, "--levels", "level_2_easy"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert wider.returncode == 2 and wider.stderr.count("\n") == 1, wider.stderr
+    assert "has --levels level_1_basic (from its ledger), not level_2_easy" in wider.stderr
+
     skip = controller(
         tmp_path,
         "e2e",
@@ -81,6 +91,7 @@ def test_real_local_experiment_then_skip_training(tmp_path):
         "fast,tiny",
         "--seeds-per-level",
         "2",
+        "--extend",
         "--skip-training",
     )
     assert skip.returncode == 1, skip.stdout + skip.stderr  # not every run could be evaluated

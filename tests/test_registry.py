@@ -161,3 +161,25 @@ def test_archbench_list_shows_every_architecture_with_parameters_and_memory(regi
     for name in REFERENCE:
         assert name in table.stdout
     assert f"{archs['puffer']['parameters']:,}" in table.stdout
+
+
+def test_docs_parameter_table_agrees_with_the_registry():
+    """docs/architectures.md lists every architecture with the parameters and memory `archbench list` shows."""
+    import re
+
+    from benchmark.levels import LEVELS
+    from benchmark.policy import count_parameters
+    from benchmark.training.vecenv import BatchedEnv
+
+    env = BatchedEnv(LEVELS["level_1_basic"], 1)
+    spec = env.spec
+    env.close()
+    text = (Path(__file__).resolve().parents[1] / "docs" / "architectures.md").read_text()
+    rows = {
+        m.group(1): (int(m.group(2).replace(",", "")), m.group(3))
+        for m in re.finditer(r"^\| `(\w+)` \| .* \| ([\d,]+) \| (\w+) \|$", text, flags=re.M)
+    }
+    assert len(rows) == 13, sorted(rows)  # the shipped thirteen (tests may register more: not documented)
+    for name, row in rows.items():
+        cfg = ARCHITECTURES[name]
+        assert row == (count_parameters(Policy(cfg, spec)), cfg.memory_kind), name

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from orchestration_helpers import make_plan
+from orchestration_helpers import FAKE_JOB, make_plan
 from sky_helpers import ControllerKilled, FakeCloud, ReplaySkyClient
 
 from benchmark.adaptive import main
@@ -280,7 +281,11 @@ def test_cloud_dry_run_writes_valid_task_yamls_without_the_key(tmp_path, capsys,
         task = sky.Task.from_yaml_config(yaml.safe_load(path.read_text()))  # it consumes the dict it reads
         task.validate()
         (resources,) = task.resources
-        assert resources.use_spot and resources.accelerators == {"L4": 1}
+        if "baseline" in path.name:  # a random policy needs no GPU: a CPU node, and no GPU check in its setup
+            assert resources.accelerators is None and resources.cpus == "2+"
+            assert "sees no GPU" not in config["setup"]
+        else:
+            assert resources.use_spot and resources.accelerators == {"L4": 1} and "sees no GPU" in config["setup"]
         assert config["secrets"] == {"WANDB_API_KEY": None} and config["envs"]["WANDB_MODE"] == "online"
         assert set(task.storage_mounts) == {"/archbench-results"}
     baseline = yaml.safe_load((folder / "dry.baseline.level_1_basic.yaml").read_text())
@@ -308,6 +313,27 @@ def test_cluster_dry_run_writes_the_cluster_yaml_too(tmp_path, capsys, sky_home,
     assert len(sky_files(tmp_path / "cdry" / "sky")) == 4
 
 
+def test_cloud_dry_run_prices_the_plan_from_the_catalog(tmp_path, capsys, sky_home, monkeypatch):
+    """Node-hours from measured throughput (a fake local experiment first) + assumed setup, priced from the
+    catalog fixture (AWS g6.xlarge: L4 $0.8048/h, spot $0.3215/h); every figure names its source."""
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("ARCHBENCH_JOB_PROGRAM", f"{sys.executable} {FAKE_JOB}")
+    monkeypatch.setenv("FAKE_JOB_SECONDS", "0")
+    code, _, err = call(capsys, "--experiment-id", "measured", *GRID, "--local", "--output-dir", str(tmp_path))
+    assert code == 0, err
+    code, out, err = call(capsys, *cloud_argv(tmp_path, "priced", "--cloud", "aws", "--use-spot", "--dry-run"))
+    assert code == 0, err
+    assert "cloud estimate: 2 GPU jobs, ~" in out and "this machine's CPU throughput (upper bound)" in out
+    assert "node setup 10 min per job, assumed, not measured" in out
+    assert "price: $0.80/h on-demand, spot $0.32/h for g6.xlarge (AWS, us-east-1; cheapest L4:1 in SkyPilot" in out
+    hours = float(re.search(r"~([0-9.]+) node-hours of L4:1", out).group(1))
+    cost = float(re.search(r"cost: ~\$([0-9,]+) spot", out).group(1).replace(",", ""))
+    assert hours >= 2 * 600 / 3600 - 0.05 and cost == pytest.approx(hours * 0.3215, abs=0.6)
+
+    code, out, _ = call(capsys, *cloud_argv(tmp_path, "nogpu", "--cloud", "aws", "--accelerator", "A100", "--dry-run"))
+    assert code == 0 and "price: unknown (no A100:1 offering in SkyPilot's catalog for aws)" in out
+
+
 def test_default_parallelism_on_the_cloud():
     from benchmark.orchestration.factory import MANAGED_MAX_PARALLEL, default_max_parallel
     from benchmark.orchestration.options import resolve_options
@@ -319,25 +345,42 @@ def test_default_parallelism_on_the_cloud():
     assert default_max_parallel(resolve_options({**cluster, "gpus": 2})) == 6
 
 
-def test_dry_run_and_local_path_never_import_sky(tmp_path):
-    script = textwrap.dedent(
+def test_local_path_never_imports_sky_and_a_cloud_dry_run_contacts_no_api_server(tmp_path, sky_home):
+    """The local path imports no sky at all; a cloud dry run reads SkyPilot's catalog (prices) but never asks
+    its API server for anything (every SDK call would go through `get_server_url`)."""
+    local = textwrap.dedent(
         f"""
         import sys
         from benchmark.adaptive import main
-        for extra in (["--storage", "{STORAGE}"], ["--local"]):
-            try:
-                main(["--experiment-id", "n", *{GRID!r}, "--dry-run", "--output-dir", {str(tmp_path)!r}, *extra])
-            except SystemExit as exc:
-                assert exc.code == 0, exc.code
+        try:
+            main(["--experiment-id", "n", *{GRID!r}, "--dry-run", "--output-dir", {str(tmp_path)!r}, "--local"])
+        except SystemExit as exc:
+            assert exc.code == 0, exc.code
         print("SKY_MODULES", sorted(m for m in sys.modules if m == "sky" or m.startswith("sky.")))
         """
     )
-    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    cloud = textwrap.dedent(
+        f"""
+        import sky.server.common as common
+        def refuse(*args, **kwargs):
+            raise AssertionError("the dry run contacted the SkyPilot API server")
+        common.get_server_url = common.check_server_healthy_or_start_fn = refuse
+        from benchmark.adaptive import main
+        try:
+            main(["--experiment-id", "n", *{GRID!r}, "--dry-run", "--output-dir", {str(tmp_path)!r},
+                  "--storage", "{STORAGE}", "--cloud", "aws"])
+        except SystemExit as exc:
+            assert exc.code == 0, exc.code
+        """
     )
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}
+    done = subprocess.run([sys.executable, "-c", local], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SKY_MODULES []" in done.stdout
+    env["HOME"] = str(sky_home)
+    done = subprocess.run([sys.executable, "-c", cloud], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "price: $0.80/h on-demand" in done.stdout
     assert len(sky_files(tmp_path / "n" / "sky")) == 7  # 3 seeds x (train, eval) + 1 baseline
 
 

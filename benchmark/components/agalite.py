@@ -3,7 +3,7 @@
 Per head, with feature expansion `eta` and approximation rank `r`:
     phi(q) = flatten(relu(q) (x) relu(p2)),  psi(k) = flatten(relu(k) (x) relu(p1))       (head_dim * eta)
     gamma  = flatten(sigmoid(W_g x) (x) sigmoid(p3)),  beta = sigmoid(W_b x)               (the gates)
-    K_t = (1 - gamma_t) * K_{t-1} + cos(w t) (gamma_t * psi(k_t))     (r oscillators, w in [-pi, pi])
+    K_t = (1 - gamma_t) * K_{t-1} + cos(w t) (gamma_t * psi(k_t))     (r oscillators, w_i = pi i / (r + 1))
     V_t = (1 - beta_t)  * V_{t-1} + cos(w t) (beta_t * v_t)
     s_t = (1 - gamma_t) * s_{t-1} + gamma_t * psi(k_t)
     out = sum_r (K_t[r] . phi(q_t)) V_t[r] / (2 r s_t . phi(q_t) + eps)
@@ -11,6 +11,10 @@ t counts steps since the episode start and every decay is zeroed at a reset, so 
 episode end does not depend on the previous episode and a T-step call equals T one-step calls. The
 projections run over the whole sequence at once; only the elementwise recurrence loops over time.
 Layer (as in the paper): h = gate1(h, ReLU(attn(LN(h)))); h = gate2(h, ReLU(FF(LN(h)))), GRU gates.
+
+Departure from the reference port: its frequencies `linspace(-pi, pi, r)` give +-pi at r = 2, and since
+cos is even both oscillators are the same feature. Here w_i = pi i / (r + 1), i = 1..r: distinct in (0, pi),
+so no two cosines coincide (and none is the constant w = 0).
 """
 
 from __future__ import annotations
@@ -34,6 +38,11 @@ def outer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.unsqueeze(-1) * b.unsqueeze(-2)).flatten(-2)
 
 
+def oscillator_frequencies(rank: int) -> torch.Tensor:
+    """r distinct frequencies in (0, pi): cos(w t) then differs between any two oscillators."""
+    return math.pi * torch.arange(1, rank + 1, dtype=torch.float32) / (rank + 1)
+
+
 class AGaLiTeAttention(nn.Module):
     def __init__(self, dim: int, heads: int, head_dim: int, eta: int, rank: int, eps: float = 1e-6):
         super().__init__()
@@ -42,7 +51,7 @@ class AGaLiTeAttention(nn.Module):
         self.qkvbg = layer_init(nn.Linear(dim, 5 * heads * head_dim, bias=False))
         self.p = layer_init(nn.Linear(dim, 3 * heads * eta, bias=False))
         self.out = layer_init(nn.Linear(heads * head_dim, dim), gain=1.0)
-        self.register_buffer("omegas", torch.linspace(-math.pi, math.pi, rank), persistent=False)
+        self.register_buffer("omegas", oscillator_frequencies(rank), persistent=False)
 
     def state_shapes(self) -> dict[str, tuple[int, ...]]:
         h, d, f, r = self.heads, self.head_dim, self.feature_dim, self.rank

@@ -7,8 +7,8 @@ last-action token, each with a learned type embedding plus the step's ring posit
 reference sized its cache in tokens (80): `memory = cache_tokens // 3` steps.
 
 `last_action` and `last_reward` come from the observation's global tokens (the token shim reads them).
-In MettaGrid 0.26.22 the `last_reward` token reads 0 on every step (checked on level 1), so the reward
-token carries no information there until the environment fills it in.
+MettaGrid 0.26.22 writes the `last_reward` token as 0 on every step; `BatchedEnv` fills in the step's
+reward (a negative one as a separate `last_penalty` token), and the shim hands over the signed value.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ trimmed to the longest row's valid tokens (observations hold 30-55 of 200 slots 
   global tokens (location 0xFE) sit on the agent's own cell;
 - `tok_value` [N, L] float: value x the environment's scale of that feature (1 for categorical ones);
 - `tok_mask` [N, L] bool: True for real tokens;
-- `last_action` [N] long and `last_reward` [N] float, read from the global tokens of those names (zeros
-  when the trained table has no such feature), for memories that make per-step tokens of them.
+- `last_action` [N] long and `last_reward` [N] float (signed: `last_reward` less `last_penalty`), read from
+  the global tokens of those names (zeros when the trained table has no such feature), for memories that
+  make per-step tokens of them.
 
 The remap tables are buffers derived from the specs (not saved): `adapt(env_spec)` rebuilds them, so a
 checkpoint trained with one feature table reads an environment with another.
@@ -47,6 +48,7 @@ class TokenShim(Component):
         base = spec.channel_base
         self.last_action_index = base[names.index("last_action")] if "last_action" in names else DROPPED
         self.last_reward_index = base[names.index("last_reward")] if "last_reward" in names else DROPPED
+        self.last_penalty_index = base[names.index("last_penalty")] if "last_penalty" in names else DROPPED
         self.register_buffer("feature_map", torch.zeros(FEATURE_IDS, dtype=torch.long), persistent=False)
         self.register_buffer("categories", torch.zeros(FEATURE_IDS, dtype=torch.long), persistent=False)
         self.register_buffer("inv_norm", torch.zeros(FEATURE_IDS), persistent=False)
@@ -101,7 +103,10 @@ class TokenShim(Component):
         td["tok_value"] = value * mask
         td["tok_mask"] = mask
         td["last_action"] = self._global_value(raw.long(), feature, mask & is_global, self.last_action_index)
-        td["last_reward"] = self._global_value(value, feature, mask & is_global, self.last_reward_index)
+        on_agent = mask & is_global
+        td["last_reward"] = self._global_value(value, feature, on_agent, self.last_reward_index) - self._global_value(
+            value, feature, on_agent, self.last_penalty_index
+        )
         return td
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from benchmark.errors import unknown_name
 from benchmark.levels import level_1_basic, level_2_easy, level_3_medium, level_4_hard, level_5_expert
 from benchmark.levels.base import CurriculumConfig, LevelConfig
 
@@ -14,7 +15,7 @@ def get_level(name: str) -> LevelConfig:
     try:
         return LEVELS[name]
     except KeyError:
-        raise KeyError(f"unknown level {name!r}; valid: {', '.join(LEVELS)}") from None
+        raise KeyError(unknown_name("level", name, LEVELS)) from None
 
 
 __all__ = ["LEVELS", "CurriculumConfig", "LevelConfig", "get_level"]

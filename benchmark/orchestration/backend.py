@@ -48,6 +48,7 @@ class JobSpec:
     log_path: Path  # where the job's stdout/stderr end up on this machine
     attempt: int = 1
     env: dict[str, str] = field(default_factory=dict)
+    gpu: bool = True  # False: the job needs no accelerator (the random baseline's evaluation)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.errors import UsageError
+from benchmark.errors import UsageError, unknown_name
 from benchmark.orchestration.backend import Backend
 from benchmark.orchestration.ledger import (
     LEDGER_FORMAT,
@@ -60,18 +60,16 @@ def resolve_names(options: ExperimentOptions) -> tuple[list[str], list[str]]:
             raise UsageError(f"--architectures-module {options.architectures_module}: {exc}") from None
     archs = options.architectures or list(ARCHITECTURES)
     levels = options.levels or list(LEVELS)
-    bad = [a for a in archs if a not in ARCHITECTURES]
-    if bad:
-        plural = "s" * (len(bad) > 1)
-        raise UsageError(f"unknown architecture{plural} {', '.join(bad)}; valid: {', '.join(ARCHITECTURES)}")
-    bad = [lv for lv in levels if lv not in LEVELS]
-    if bad:
-        raise UsageError(f"unknown level{'s' * (len(bad) > 1)} {', '.join(bad)}; valid: {', '.join(LEVELS)}")
+    for kind, names, registry in (("architecture", archs, ARCHITECTURES), ("level", levels, LEVELS)):
+        bad = [name for name in names if name not in registry]
+        if bad:
+            raise UsageError(unknown_name(kind, bad[0], registry).replace(f"{bad[0]!r}", bad[0], 1))
     return archs, levels
 
 
-def measured_throughput(output_dir: Path) -> Throughput:
-    """Median training SPS and eval seconds per (architecture, level) over every ledger under output_dir."""
+def measured_throughput(output_dir: Path, device: str | None = None) -> Throughput:
+    """Median training SPS and eval seconds per (architecture, level) over every ledger under output_dir
+    (only trainings that ran on `device`, when given)."""
     sps: dict[tuple[str, str], list[float]] = defaultdict(list)
     evals: dict[tuple[str, str], list[float]] = defaultdict(list)
     for path in sorted(Path(output_dir).glob(f"*/{LEDGER_NAME}")):
@@ -82,7 +80,8 @@ def measured_throughput(output_dir: Path) -> Throughput:
             for run in raw.get("runs", []):
                 key = (run["architecture"], run["level"])
                 tr, ev = run.get("training", {}), run.get("evaluation", {})
-                if tr.get("status") == "success" and (tr.get("metrics") or {}).get("sps"):
+                on = device is None or (tr.get("metrics") or {}).get("device") == device
+                if tr.get("status") == "success" and (tr.get("metrics") or {}).get("sps") and on:
                     sps[key].append(float(tr["metrics"]["sps"]))
                 if ev.get("status") == "success" and ev.get("duration_seconds"):
                     evals[key].append(float(ev["duration_seconds"]))
@@ -97,7 +96,17 @@ def measured_throughput(output_dir: Path) -> Throughput:
     )
 
 
+def plan_throughput(options: ExperimentOptions) -> tuple[Throughput, bool]:
+    """Measured throughput for the estimates, and whether it was measured on a GPU (preferred on the cloud)."""
+    if not options.local:
+        gpu = measured_throughput(options.output_dir, device="cuda")
+        if gpu.train_sps:
+            return gpu, True
+    return measured_throughput(options.output_dir), False
+
+
 def make_plan(options: ExperimentOptions, archs: list[str], levels: list[str], wandb_mode: str | None = None) -> Plan:
+    from benchmark.architectures import module_reference
     from benchmark.orchestration.factory import resolve_wandb_mode
 
     return build_plan(
@@ -109,8 +118,8 @@ def make_plan(options: ExperimentOptions, archs: list[str], levels: list[str], w
         timesteps=options.timesteps,
         episodes=options.episodes,
         wandb_mode=wandb_mode or resolve_wandb_mode(options),
-        architectures_module=options.architectures_module,
-        throughput=measured_throughput(options.output_dir),
+        architectures_module=module_reference(options.architectures_module) if options.architectures_module else None,
+        throughput=plan_throughput(options)[0],
     )
 
 
@@ -207,6 +216,11 @@ def print_plan(console: Console, plan: Plan, options: ExperimentOptions, ledger:
     )
     console.print(f"architectures: {', '.join(archs)}\nlevels: {', '.join(levels)}")
     console.print(f"results: {plan.paths.root} ({'resuming: ' + str(len(done)) + ' jobs done' if ledger else 'new'})")
+    if ledger is not None:
+        new = [r.run_id for r in plan.runs if ledger.run(r.run_id) is None]
+        if new:
+            shown = ", ".join(new[:10]) + (f" and {len(new) - 10} more" if len(new) > 10 else "")
+            console.print(f"new runs (--extend): {len(new)}: {shown}", highlight=False, soft_wrap=True)
     table = Table(title="launch order (breadth-first over seeds, longest first)", title_justify="left")
     for col in ("#", "job", "estimate", "state"):
         table.add_column(col)
@@ -229,6 +243,36 @@ def print_plan(console: Console, plan: Plan, options: ExperimentOptions, ledger:
         )
     else:
         console.print("time estimate: unknown (no earlier ledger under the output folder has measured throughput)")
+
+
+def done_jobs(plan: Plan, ledger: Ledger | None) -> set[str]:
+    done = set()
+    if ledger is not None:
+        for job in plan.jobs:
+            with contextlib.suppress(KeyError):
+                if record_for(ledger, job).status == Status.SUCCESS:
+                    done.add(job.job_id)
+    return done
+
+
+def print_cost(console: Console, plan: Plan, options: ExperimentOptions, ledger: Ledger | None) -> None:
+    """A cloud dry run's node-hours and dollars, each with its source (see orchestration.cloud_cost)."""
+    from benchmark.orchestration.cloud_cost import catalog_price, cost_lines
+
+    price, problem = catalog_price(options.accelerator, options.gpus, options.cloud)
+    for line in cost_lines(
+        plan,
+        done_jobs(plan, ledger),
+        accelerator=options.accelerator,
+        gpus=options.gpus,
+        cloud=options.cloud,
+        use_spot=options.use_spot,
+        cluster=bool(options.cluster),
+        gpu_measured=plan_throughput(options)[1],
+        price=price,
+        price_problem=problem,
+    ):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def print_summary(
@@ -296,6 +340,7 @@ def run_experiment(
             folder, count = factory.write_sky_yamls(plan, sky_opts)
             console.print(f"SkyPilot: {sky_opts.summary()}", highlight=False)
             console.print(f"task YAMLs: {count} written to {folder}/ (secrets redacted)", highlight=False)
+            print_cost(console, plan, options, existing)
             for problem in factory.cloud_problems(options, wandb_mode):
                 console.print(f"[yellow]note[/]: a real launch refuses this: {problem}", highlight=False)
         console.print("nothing launched (--dry-run)")

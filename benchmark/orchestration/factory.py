@@ -137,7 +137,8 @@ def cloud_problems(options: ExperimentOptions, wandb_mode: str, environ: Mapping
     if options.storage is None and not (options.cluster and (options.nodes or 1) == 1):
         problems.append(
             "--storage URI is needed on the cloud (e.g. --storage s3://my-bucket/archbench): training writes "
-            "its checkpoint there, evaluation reads it on another node, and a recovered spot job resumes from it"
+            "its checkpoint there, evaluation reads it on another node, and a recovered spot job resumes from it; "
+            "or add --local to run on this machine"
         )
     if options.skip_training:
         problems.append("--skip-training needs --local: on the cloud the checkpoints live on the bucket")

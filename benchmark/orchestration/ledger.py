@@ -82,7 +82,9 @@ class JobRecord(_Model):
 class TrainMetrics(_Model):
     """Read from the job's RUN_DIR/train_summary.json (and metrics.jsonl for the curve)."""
 
-    agent_steps: int
+    agent_steps: int = Field(description="agent steps trained (whole steps of every row: at most a row over)")
+    timesteps_requested: int | None = Field(None, description="agent steps asked for (--timesteps)")
+    settings: dict[str, float] | None = Field(None, description="effective lr, epochs, minibatches, bptt, entropy")
     sps: float = Field(description="agent steps per second of the last attempt")
     parameters: int
     checkpoint: str

@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from benchmark.errors import UsageError
-from benchmark.orchestration.backends.sky_tasks import validate_accelerator  # no sky import: names only
+from benchmark.errors import UsageError, pydantic_message
+from benchmark.orchestration.backends.sky_tasks import validate_accelerator, validate_cloud  # names only
+from benchmark.orchestration.resume import ledger_config, reconcile
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 DEFAULT_EPISODES = 16  # as benchmark.evaluation.evaluator (not imported: it imports torch)
@@ -42,6 +43,7 @@ class ExperimentOptions(BaseModel):
         None, description="W&B mode of the jobs (default: offline with --local, else online)"
     )
     dry_run: bool = Field(False, description="print the plan, launch nothing")
+    extend: bool = Field(False, description="resuming: add the architectures, levels or seeds given to the grid")
     episodes: int = Field(DEFAULT_EPISODES, ge=1, description="evaluation episodes per simulation")
     architectures_module: str | None = Field(None, description="module or .py file registering more architectures")
     stall_timeout: float = Field(
@@ -64,6 +66,11 @@ class ExperimentOptions(BaseModel):
     def _accelerator(cls, value: str) -> str:
         return validate_accelerator(value)  # before anything launches: SkyPilot itself accepts any name
 
+    @field_validator("cloud")
+    @classmethod
+    def _cloud(cls, value: str | None) -> str | None:
+        return validate_cloud(value) if value is not None else None
+
     @field_validator("architectures", "levels", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
@@ -78,7 +85,8 @@ class ExperimentOptions(BaseModel):
         return value
 
 
-RECIPE_KEYS = set(ExperimentOptions.model_fields) - {"recipe", "dry_run"}
+RECIPE_KEYS = set(ExperimentOptions.model_fields) - {"recipe", "dry_run", "extend"}
+CLOUD_ONLY = ("storage", "accelerator", "cloud", "use_spot", "gpus", "cluster", "nodes", "gpus_per_node")
 
 
 def recipe_path(name: str) -> Path:
@@ -112,20 +120,30 @@ def load_recipe(name: str) -> dict[str, Any]:
 
 
 def resolve_options(flags: dict[str, Any]) -> ExperimentOptions:
-    """Recipe values, overridden by the flags given (None = not given), validated; UsageError in one line."""
+    """Recipe values, overridden by the flags given (None = not given), validated; UsageError in one line.
+
+    Resuming an experiment, whatever was not given comes from its ledger, and what contradicts it is refused
+    (see `resume.reconcile`)."""
     given = {k: v for k, v in flags.items() if v is not None}
     values: dict[str, Any] = {}
     if given.get("recipe"):
         values.update(load_recipe(given["recipe"]))
     values.update(given)
-    for key, flag in (("experiment_id", "--experiment-id"), ("timesteps", "--timesteps")):
-        if key not in values:
-            raise UsageError(f"missing {flag} (or a --recipe that sets it, e.g. --recipe smoke)")
+    if "experiment_id" not in values:
+        raise UsageError("missing --experiment-id (or a --recipe that sets it, e.g. --recipe smoke)")
+    if isinstance(values["experiment_id"], str):
+        stored = ledger_config(Path(values.get("output_dir") or "results"), values["experiment_id"])
+        if stored is not None:
+            values = reconcile(values, stored, bool(values.get("extend")))
+    if "timesteps" not in values:
+        raise UsageError("missing --timesteps (or a --recipe that sets it, e.g. --recipe smoke)")
+    cloud_flags = [f"--{k.replace('_', '-')}" for k in CLOUD_ONLY if k in given]
+    if values.get("local") and cloud_flags:  # a recipe may name a cloud setup; a flag given with --local is a slip
+        raise UsageError(
+            f"{', '.join(cloud_flags)} only appl{'ies' if len(cloud_flags) == 1 else 'y'} on the cloud: drop "
+            f"{'it' if len(cloud_flags) == 1 else 'them'} to run here with --local, or use --no-local"
+        )
     try:
         return ExperimentOptions.model_validate(values)
     except ValidationError as exc:
-        parts = []
-        for err in exc.errors():
-            flag = "--" + "-".join(str(p) for p in err["loc"][:1]).replace("_", "-")
-            parts.append(f"{flag}: {err['msg']} (got {err.get('input')!r})")
-        raise UsageError("; ".join(parts)) from None
+        raise UsageError(pydantic_message(exc)) from None

@@ -51,6 +51,8 @@ def read_train_metrics(run_dir: Path) -> TrainMetrics:
     try:
         return TrainMetrics(
             agent_steps=data["agent_steps"],
+            timesteps_requested=data.get("timesteps_requested"),
+            settings=data.get("settings"),
             sps=data["sps"],
             parameters=data["parameters"],
             checkpoint=data.get("checkpoint") or str(run_dir / CHECKPOINT),

@@ -132,6 +132,7 @@ def job_spec(job: PlannedJob, attempt: int, env: dict[str, str] | None = None) -
         log_path=job.log_path,
         attempt=attempt,
         env=dict(env or {}),
+        gpu=job.role != Role.BASELINE,  # a random policy needs no GPU: a CPU node, no GPU bill
     )
 
 

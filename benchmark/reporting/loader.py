@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.errors import UsageError
+from benchmark.errors import UsageError, unknown_name
 
 LEDGER = "benchmark_results.json"
 NAN = math.nan
@@ -136,6 +136,38 @@ def frames(ledger: dict[str, Any], root: Path) -> tuple[pd.DataFrame, pd.DataFra
     )
 
 
+def locate_experiment(name: str, output_dir: Path) -> tuple[str, Path]:
+    """(experiment id, output dir) from an id, an experiment folder or its results file; a UsageError that
+    lists the experiments there (and the closest one) when nothing matches."""
+    path = Path(name)
+    if path.name == LEDGER and path.is_file():
+        path = path.parent
+    if path.name == name and (Path(output_dir) / name / LEDGER).is_file():  # a plain id
+        return name, Path(output_dir)
+    if (path / LEDGER).is_file():  # a folder given as a path: results/smoke, /abs/path/smoke
+        return path.name, path.parent
+    known = sorted(p.parent.name for p in Path(output_dir).glob(f"*/{LEDGER}"))
+    if not known:
+        raise UsageError(f"no experiment {name!r}: {output_dir}/ holds none (run one first, or pass --output-dir)")
+    raise UsageError(unknown_name("experiment", name, known).replace("valid:", f"experiments in {output_dir}/:", 1))
+
+
+def trained_steps(ledger: dict) -> str:
+    """What the runs trained (whole steps of every row: a little over what was asked), and what was asked."""
+    asked = ledger.get("max_timesteps", 0)
+    done = sorted(
+        {
+            int(m["agent_steps"])
+            for run in ledger.get("runs", [])
+            if (m := (run.get("training") or {}).get("metrics") or {}).get("agent_steps")
+        }
+    )
+    if not done:
+        return f"{asked:,} asked (none trained yet)"
+    trained = f"{done[0]:,}" if len(done) == 1 else f"{done[0]:,} to {done[-1]:,}"
+    return f"{trained} trained ({asked:,} asked)"
+
+
 def build_report(experiment_id: str, output_dir: Path = Path("results"), reps: int = 50_000) -> dict[str, Path]:
     """Write `<output_dir>/<experiment_id>/report/` from the ledger; works on a partial ledger too."""
     from benchmark.reporting.render import write_report
@@ -148,7 +180,7 @@ def build_report(experiment_id: str, output_dir: Path = Path("results"), reps: i
     env = ledger.get("environment", {})
     meta = {
         "experiment": experiment_id,
-        "agent steps per run": f"{ledger.get('max_timesteps', 0):,}",
+        "agent steps per run": trained_steps(ledger),
         "started": ledger.get("start_time"),
         "ended": ledger.get("end_time") or "not finished (partial report)",
         "git commit": env.get("git_commit"),

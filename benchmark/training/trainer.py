@@ -43,6 +43,7 @@ class TrainResult:
     parameters: int
     checkpoint: Path
     resumed_from: int
+    already_done: bool = False  # the run folder held a finished training: nothing was trained or rewritten
 
 
 def _trim_metrics(path: Path, max_step: int) -> None:
@@ -53,7 +54,36 @@ def _trim_metrics(path: Path, max_step: int) -> None:
     path.write_text("".join(ln + "\n" for ln in keep))
 
 
+def finished_run(cfg: TrainConfig) -> TrainResult | None:
+    """The result of a training already finished in `cfg.out` (same run, budget reached), else None."""
+    out = Path(cfg.out)
+    try:
+        summary = json.loads((out / SUMMARY).read_text())
+    except (OSError, ValueError):
+        return None
+    same = (summary.get("level"), summary.get("architecture"), summary.get("seed")) == (
+        cfg.level,
+        cfg.architecture,
+        cfg.seed,
+    )
+    if not same or summary.get("agent_steps", 0) < cfg.timesteps or not (out / CHECKPOINT).exists():
+        return None
+    return TrainResult(
+        agent_steps=summary["agent_steps"],
+        wall_seconds=summary["wall_seconds"],
+        sps=summary["sps"],
+        parameters=summary["parameters"],
+        checkpoint=out / CHECKPOINT,
+        resumed_from=summary.get("resumed_from", 0),
+        already_done=True,
+    )
+
+
 def train(cfg: TrainConfig, progress=None) -> TrainResult:
+    """Train `cfg.architecture` on `cfg.level`; resume a checkpoint in `cfg.out`; leave a finished run as it is."""
+    done = finished_run(cfg)
+    if done is not None:
+        return done
     # ---- setup -----------------------------------------------------------------------------------
     if cfg.architectures_module:
         load_architectures_module(cfg.architectures_module)
@@ -262,8 +292,8 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                 metrics_file.write(json.dumps(line) + "\n")
                 metrics_file.flush()
                 tracker.log(line, step=global_step)
-                if progress is not None:
-                    progress(global_step, cfg.timesteps, line)
+                if progress is not None:  # the total is what will be trained: whole steps of every row
+                    progress(global_step, -(-cfg.timesteps // rows) * rows, line)
                 episodes = []
                 last_log, steps_at_log = now, global_step
             if now - last_ckpt >= cfg.checkpoint_seconds:

@@ -62,6 +62,10 @@ def _quiet_mettagrid() -> None:
 
 
 GLOBAL_SLOTS = 8  # observation slots searched first for global tokens
+# MettaGrid's `last_reward` token is a uint8: it cannot carry a negative reward (a conversion that costs more
+# reward than it pays, a stolen battery). A negative reward is written as this extra global feature instead,
+# value = -reward at last_reward's scale, in the row's first padding slot.
+PENALTY_FEATURE = "last_penalty"
 COUNT_SCALE = 8.0  # an inventory or recipe count of 8 is an input of 1
 
 
@@ -146,6 +150,7 @@ class BatchedEnv:
         names = self.spec.feature_names
         self._reward_feature = names.index("last_reward") if "last_reward" in names else None
         self._reward_scale = self.spec.normalizations[self._reward_feature] if self._reward_feature is not None else 0
+        self._penalty_feature = names.index(PENALTY_FEATURE) if PENALTY_FEATURE in names else None
 
     # ---- episodes ------------------------------------------------------------------------------
 
@@ -214,6 +219,9 @@ class BatchedEnv:
             raise ValueError("MettaGrid feature ids are not contiguous; cannot build a feature table")
         names = tuple(f.name for f in features)
         norms = tuple(float(f.normalization) for f in features)
+        if "last_reward" in names:  # our own feature, after MettaGrid's ids: see PENALTY_FEATURE
+            names += (PENALTY_FEATURE,)
+            norms += (norms[names.index("last_reward")],)
         game = sim.config.game
         categories, scales = feature_encoding(
             names,
@@ -258,7 +266,8 @@ class BatchedEnv:
     def _write_last_reward(self) -> None:
         """MettaGrid 0.26.22 emits the `last_reward` global token but always with value 0 (its rewards are
         computed after observations are written): fill in the step's reward, scaled by the feature's
-        normalisation and clipped to a byte, so policies really see it."""
+        normalisation and clipped to a byte, so policies really see it. A negative reward leaves
+        `last_reward` at 0 and adds a `last_penalty` token holding its magnitude."""
         if self._reward_feature is None:
             return
         tokens = self.obs
@@ -269,6 +278,17 @@ class BatchedEnv:
             rows, cols = np.nonzero((tokens[:, :, 1] == self._reward_feature) & (tokens[:, :, 0] == 0xFE))
         value = np.clip(np.rint(self.rewards[rows] * self._reward_scale), 0, 255)
         tokens[rows, cols, 2] = value.astype(tokens.dtype)
+        if self._penalty_feature is None:
+            return
+        negative = np.flatnonzero(self.rewards < 0)
+        if len(negative):
+            free = tokens[negative, :, 0] == 0xFF
+            has_free = free.any(axis=1)  # a row with every slot used (never seen: 30-60 of 200) goes without
+            rows, slots = negative[has_free], free[has_free].argmax(axis=1)
+            value = np.clip(np.rint(-self.rewards[rows] * self._reward_scale), 1, 255)
+            tokens[rows, slots, 0] = 0xFE
+            tokens[rows, slots, 1] = self._penalty_feature
+            tokens[rows, slots, 2] = value.astype(tokens.dtype)
 
     def close(self) -> None:
         for sim in self._sims:

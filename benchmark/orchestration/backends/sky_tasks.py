@@ -70,9 +70,35 @@ _STORAGE_RE = re.compile(
 _TORCH_REQ_RE = re.compile(r"^torch\s*(?:[<>=!~,\s.0-9*]+)?$")
 
 
+# SkyPilot 0.14.1's cloud registry (sky.utils.registry.CLOUD_REGISTRY), plus its `k8s` alias: the first part
+# of an infra string (`aws`, `gcp/us-central1`, `k8s/my-context`). Checked here so a typo fails before launch.
+KNOWN_CLOUDS: tuple[str, ...] = (
+    "aws", "azure", "cudo", "do", "fluidstack", "gcp", "hyperbolic", "ibm", "k8s", "kubernetes", "lambda",
+    "mithril", "nebius", "oci", "paperspace", "primeintellect", "runpod", "scp", "seeweb", "shadeform", "slurm",
+    "ssh", "vast", "verda", "vsphere", "yotta",
+)  # fmt: skip
+
+
+def validate_cloud(infra: str) -> str:
+    """An infra string whose cloud SkyPilot knows; a one-line ValueError with a suggestion otherwise."""
+    import difflib
+
+    cloud = infra.strip().split("/", 1)[0].lower()
+    if cloud not in KNOWN_CLOUDS:
+        close = difflib.get_close_matches(cloud, KNOWN_CLOUDS, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ValueError(f"unknown cloud {cloud!r} in {infra!r}; {hint}valid: {', '.join(KNOWN_CLOUDS)}")
+    return infra.strip()
+
+
 def validate_accelerator(name: str) -> str:
     """Return the catalog spelling of a known GPU name; raise a one-line ValueError for anything else."""
     by_lower = {known.lower(): known for known in KNOWN_ACCELERATORS}
+    base, _, count = name.strip().partition(":")
+    if count and base.lower() in by_lower:
+        raise ValueError(
+            f"--accelerator takes a GPU name without a count: use --accelerator {by_lower[base.lower()]} --gpus {count}"
+        )
     canonical = by_lower.get(name.strip().lower())
     if canonical is None:
         raise ValueError(f"Unknown accelerator {name!r}; valid names: {', '.join(KNOWN_ACCELERATORS)}")
@@ -301,12 +327,12 @@ def torch_requirement() -> str:
     raise RuntimeError("no torch requirement found in archbench's dependencies")
 
 
-def setup_script(opts: SkyOptions) -> str:
+def setup_script(opts: SkyOptions, gpu: bool = True) -> str:
     """Install archbench on a GPU node: a Python 3.11 venv, a CUDA torch in the project's range, the project.
 
     The CUDA torch goes first from the PyTorch index (PyPI's default build may target a newer CUDA than the
     node's driver; a CPU build would silently train on CPU); the project install then keeps it. The last line
-    fails the setup (FAILED_SETUP) if torch cannot see a GPU.
+    fails the setup (FAILED_SETUP) if torch cannot see a GPU (a CPU-only job, `gpu=False`, skips that check).
     """
     if opts.repo_url is not None:
         project = shlex.quote(f"archbench @ git+{opts.repo_url}@{opts.git_commit}")
@@ -321,9 +347,12 @@ def setup_script(opts: SkyOptions) -> str:
         f'export VIRTUAL_ENV="{REMOTE_VENV}"',
         f"uv pip install --quiet {shlex.quote(torch_requirement())} --index-url {shlex.quote(opts.torch_index_url)}",
         f"uv pip install --quiet {project}",
-        f'"{REMOTE_VENV}/bin/python" -c "import sys, torch; '
-        "sys.exit(0 if torch.cuda.is_available() else 'torch ' + torch.__version__ + ' sees no GPU')\"",
     ]
+    if gpu:
+        lines.append(
+            f'"{REMOTE_VENV}/bin/python" -c "import sys, torch; '
+            "sys.exit(0 if torch.cuda.is_available() else 'torch ' + torch.__version__ + ' sees no GPU')\""
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -359,12 +388,19 @@ def _code_and_storage(opts: SkyOptions) -> dict[str, Any]:
     return out
 
 
+CPU_JOB_CPUS = "2+"  # a job that needs no GPU (the random baseline) asks for this many vCPUs instead
+
+
+def gpu_or_cpu(spec: JobSpec, accelerator: str, gpus: int) -> dict[str, Any]:
+    return {"accelerators": f"{accelerator}:{gpus}"} if spec.gpu else {"cpus": CPU_JOB_CPUS}
+
+
 def build_task_config(spec: JobSpec, opts: SkyOptions) -> dict[str, Any]:
     """The SkyPilot task of one job: a managed job, or in cluster mode the task `sky.exec` runs there."""
     accelerator = validate_accelerator(opts.accelerator)
     cfg: dict[str, Any] = {"name": sky_name(spec.job_id)}
     if opts.mode == "managed":
-        cfg["setup"] = setup_script(opts)
+        cfg["setup"] = setup_script(opts, gpu=spec.gpu)
     cfg["run"] = run_script(spec, opts)
     cfg["envs"] = job_envs(spec, opts)
     secrets = _secrets_placeholder(opts)
@@ -372,7 +408,7 @@ def build_task_config(spec: JobSpec, opts: SkyOptions) -> dict[str, Any]:
         cfg["secrets"] = secrets
     if opts.mode == "managed":
         cfg.update(_code_and_storage(opts))
-        resources: dict[str, Any] = {"accelerators": f"{accelerator}:{opts.gpus}"}
+        resources: dict[str, Any] = gpu_or_cpu(spec, accelerator, opts.gpus)
         if opts.infra:
             resources["infra"] = opts.infra
         resources["use_spot"] = opts.use_spot
@@ -382,7 +418,7 @@ def build_task_config(spec: JobSpec, opts: SkyOptions) -> dict[str, Any]:
         }
     else:
         # The cluster already holds the code, the venv and the bucket mount; this only claims GPUs.
-        resources = {"accelerators": f"{accelerator}:{opts.gpus}"}
+        resources = gpu_or_cpu(spec, accelerator, opts.gpus)
     cfg["resources"] = resources
     return cfg
 

@@ -1,0 +1,68 @@
+"""A resumed experiment takes its grid from the ledger; --extend only adds; the budget never changes."""
+
+import pytest
+
+from benchmark.errors import UsageError
+from benchmark.orchestration.resume import reconcile
+
+STORED = {
+    "experiment_id": "x",
+    "timesteps": 20000,
+    "episodes": 1,
+    "architectures": ["fast"],
+    "levels": ["level_1_basic"],
+    "seeds_per_level": 1,
+    "architectures_module": None,
+    "local": True,
+    "storage": None,
+}
+
+
+def test_a_short_command_takes_the_whole_grid_and_placement_from_the_ledger():
+    out = reconcile({"experiment_id": "x"}, STORED, extend=False)
+    assert {k: out[k] for k in STORED if k != "storage"} == {k: v for k, v in STORED.items() if k != "storage"}
+    assert "storage" not in out  # None in the ledger: left to the option's default
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"timesteps": 50000}, "was started with --timesteps 20000, not 50000"),
+        ({"episodes": 8}, "was started with --episodes 1, not 8"),
+        ({"architectures": "fast,vit"}, "has --architectures fast (from its ledger), not fast,vit"),
+        ({"levels": ["level_2_easy"]}, "has --levels level_1_basic (from its ledger), not level_2_easy"),
+        ({"seeds_per_level": 3}, "has --seeds-per-level 1 (from its ledger), not 3: resume without"),
+    ],
+)
+def test_a_contradicting_flag_is_refused(given, message):
+    with pytest.raises(UsageError, match="^experiment x ") as info:
+        reconcile({"experiment_id": "x", **given}, STORED, extend=False)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_extend_adds_runs_and_never_removes_any():
+    out = reconcile(
+        {
+            "experiment_id": "x",
+            "architectures": "vit",
+            "levels": ["level_2_easy", "level_1_basic"],
+            "seeds_per_level": 2,
+        },
+        STORED,
+        extend=True,
+    )
+    assert out["architectures"] == ["fast", "vit"] and out["levels"] == ["level_1_basic", "level_2_easy"]
+    assert out["seeds_per_level"] == 2
+    assert (
+        reconcile({"experiment_id": "x", "seeds_per_level": 1}, {**STORED, "seeds_per_level": 3}, True)[
+            "seeds_per_level"
+        ]
+        == 3
+    )
+    with pytest.raises(UsageError, match="--timesteps"):  # --extend grows the grid, never the budget
+        reconcile({"experiment_id": "x", "timesteps": 1}, STORED, extend=True)
+
+
+def test_a_placement_flag_may_move_the_experiment():
+    out = reconcile({"experiment_id": "x", "local": False, "storage": "s3://b/p"}, STORED, extend=False)
+    assert out["local"] is False and out["storage"] == "s3://b/p"
