@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mettagrid.simulator import Simulator  # noqa: E402
 
+from benchmark.cpus import available_cpus  # noqa: E402
 from benchmark.levels import get_level  # noqa: E402
 from benchmark.training.config import TrainConfig  # noqa: E402
-from benchmark.training.runtime import available_cpus  # noqa: E402
 from benchmark.training.trainer import train  # noqa: E402
 from benchmark.training.vecenv import BatchedEnv, train_seed  # noqa: E402
 

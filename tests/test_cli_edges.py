@@ -107,3 +107,17 @@ def test_the_report_says_what_was_trained():
     ledger = {"max_timesteps": 20000, "runs": [{"training": {"metrics": {"agent_steps": 24576}}}]}
     assert trained_steps(ledger) == "24,576 trained (20,000 asked)"
     assert trained_steps({"max_timesteps": 5, "runs": []}) == "5 asked (none trained yet)"
+
+
+def test_thread_defaults(monkeypatch):
+    from benchmark.cpus import available_cpus, free_cpus
+    from benchmark.training.runtime import configure_threads
+
+    monkeypatch.delenv("ARCHBENCH_THREADS", raising=False)
+    assert configure_threads(None, role="eval") == 1  # small batches: more threads only wait
+    assert configure_threads(3) == 3
+    monkeypatch.setenv("ARCHBENCH_THREADS", "2")
+    assert configure_threads(None, role="eval") == 2  # the controller's word wins
+    cpus = available_cpus()
+    assert free_cpus(busy=0.0) == cpus and free_cpus(busy=float(cpus)) == 1
+    assert free_cpus(busy=1.0) == max(1, cpus - 1)

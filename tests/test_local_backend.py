@@ -50,6 +50,7 @@ def spec(tmp_path: Path, name: str, *argv: str) -> JobSpec:
 
 def backend(**kwargs) -> LocalBackend:
     kwargs.setdefault("gpus", [])
+    kwargs.setdefault("busy", lambda: 0.0)  # a quiet machine, whatever else this one runs
     return LocalBackend(program=(sys.executable, "-c", JOB), **kwargs)
 
 
@@ -109,6 +110,18 @@ def test_cores_are_divided_among_running_jobs(tmp_path):
         n: (tmp_path / "logs" / f"{n}.log").read_text().split("threads ")[1].split()[0] for n in ("one", "two", "three")
     }
     assert threads == {"one": "4", "two": "2", "three": "1"}
+
+
+def test_threads_leave_room_for_foreign_processes_and_evaluations_get_one(tmp_path):
+    """One foreign CPU-bound process on 2 cores: a training job gets 1 thread, not 2 (measured 20x slower)."""
+    busy = {"now": 1.0}
+    b = backend(cpus=2, busy=lambda: busy["now"])
+    assert b.threads_for_next_job(JobKind.TRAIN) == 1
+    busy["now"] = 0.1
+    assert b.threads_for_next_job(JobKind.TRAIN) == 2
+    assert b.threads_for_next_job(JobKind.EVAL) == 1
+    busy["now"] = 2.0  # everything busy: still one thread, never zero
+    assert b.threads_for_next_job(JobKind.TRAIN) == 1
 
 
 def test_gpu_slots(tmp_path):

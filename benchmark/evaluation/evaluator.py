@@ -133,7 +133,7 @@ def evaluate(
     """Evaluate a checkpoint in `run_dir` (policy 'trained') or the random policy on `level_name`."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
-    configure_threads(threads)
+    configure_threads(threads, role="eval")
     device = pick_device(device_name)
     started = time.time()
     if policy_kind == "random":

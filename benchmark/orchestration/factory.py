@@ -57,7 +57,7 @@ def cloud_mode(options: ExperimentOptions) -> str:
 def default_max_parallel(options: ExperimentOptions) -> int:
     """--max-parallel when not given (see the module docstring)."""
     if options.local:
-        from benchmark.orchestration.backends.local import available_cpus
+        from benchmark.cpus import available_cpus
 
         return min(4, available_cpus())
     if options.cluster:

@@ -309,7 +309,7 @@ def git_output(root: Path, *args: str) -> str | None:
 
 def capture_environment(project_root: Path) -> Environment:
     """Versions and commit, without importing torch or mettagrid (package metadata only)."""
-    from benchmark.orchestration.backends.local import available_cpus
+    from benchmark.cpus import available_cpus
 
     commit = git_output(project_root, "rev-parse", "HEAD")
     status = git_output(project_root, "status", "--porcelain", "--untracked-files=no") if commit else None

@@ -8,12 +8,7 @@ import random
 import numpy as np
 import torch
 
-
-def available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+from benchmark.cpus import free_cpus
 
 
 def pick_device(name: str) -> torch.device:
@@ -47,9 +42,12 @@ def autocast(device: torch.device, dtype: torch.dtype) -> torch.autocast:
     return torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 
 
-def configure_threads(threads: int | None) -> int:
-    """Torch threads: the given number, ARCHBENCH_THREADS (set by the controller), or every CPU we may use."""
-    n = threads or int(os.environ.get("ARCHBENCH_THREADS", "0")) or available_cpus()
+def configure_threads(threads: int | None, role: str = "train") -> int:
+    """Torch threads: the given number, else ARCHBENCH_THREADS (set by the controller), else for an evaluation
+    1 (its batches are too small to share: threads only add waiting), for training the CPUs free right now."""
+    n = threads or int(os.environ.get("ARCHBENCH_THREADS", "0"))
+    if not n:
+        n = 1 if role == "eval" else free_cpus()
     torch.set_num_threads(n)
     return n
 

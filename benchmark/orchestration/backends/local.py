@@ -2,7 +2,8 @@
 
 - Each job runs `python -m benchmark.cli <argv>` with the controller's interpreter and the controller's copy of
   the package first on PYTHONPATH, so jobs run exactly the code the controller runs.
-- Cores are divided among running jobs: ARCHBENCH_THREADS = max(1, cpus // jobs running), decided at submit
+- Cores are divided among running jobs: ARCHBENCH_THREADS = max(1, cpus // jobs running), capped by the cores
+  other processes leave free, and 1 for an evaluation; decided at submit
   (on 2 cores, two jobs with 2 torch threads each ran 4x slower than one job).
 - With GPUs, each job gets a CUDA_VISIBLE_DEVICES slot (`jobs_per_gpu` jobs share one GPU).
 - Each job leads its own session/process group, so cancel kills the whole group; on Linux the child is also
@@ -23,21 +24,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from benchmark.orchestration.backend import BackendState, JobSpec, JobStatus
+from benchmark.cpus import available_cpus, busy_cpus
+from benchmark.orchestration.backend import BackendState, JobKind, JobSpec, JobStatus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the folder holding the `benchmark` package
-
-
-def available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def detect_gpus() -> list[str]:
@@ -136,6 +131,7 @@ class _Child:
     spec: JobSpec
     log: IO[bytes]
     gpu: str | None
+    threads: int = 1
     status: JobStatus | None = None
     cancelled: bool = False
 
@@ -157,10 +153,12 @@ class LocalBackend:
         program: Sequence[str] | None = None,
         env: dict[str, str] | None = None,
         terminate_grace: float = 5.0,
+        busy: Callable[[], float] | None = None,
     ):
         if jobs_per_gpu < 1:
             raise ValueError(f"jobs_per_gpu must be >= 1, got {jobs_per_gpu}")
         self.cpus = cpus or available_cpus()
+        self.busy = busy or (lambda: busy_cpus(0.1))  # CPUs busy machine-wide (our own jobs included)
         self.gpus = list(detect_gpus() if gpus is None else gpus)
         self.jobs_per_gpu = jobs_per_gpu
         self.program = tuple(program or (sys.executable, "-m", "benchmark.cli"))
@@ -179,9 +177,17 @@ class LocalBackend:
     def _live(self) -> list[_Child]:
         return [c for c in self._children.values() if c.status is None]
 
-    def threads_for_next_job(self) -> int:
+    def threads_for_next_job(self, kind: JobKind = JobKind.TRAIN) -> int:
+        """An evaluation gets 1 thread (its small batches only wait on more); training an equal share of the
+        cores, and never more than the cores that processes other than our own jobs leave free: a job that
+        counts only its siblings collapsed 20x beside one foreign CPU-bound process."""
+        if kind == JobKind.EVAL:
+            return 1
         sharing = max(len(self._live()) + 1, self.concurrency_hint)
-        return max(1, self.cpus // sharing)
+        share = max(1, self.cpus // sharing)
+        ours = sum(c.threads for c in self._live())  # busy counts our own jobs too: only the rest is foreign
+        foreign = max(0.0, self.busy() - ours)
+        return max(1, min(share, round(self.cpus - foreign + 0.25)))
 
     def _take_gpu(self) -> str | None:
         if not self.gpus:
@@ -195,7 +201,7 @@ class LocalBackend:
     # ---- the Backend protocol ----------------------------------------------------------------------------
 
     async def submit(self, spec: JobSpec) -> str:
-        threads = self.threads_for_next_job()
+        threads = self.threads_for_next_job(spec.kind)
         gpu = self._take_gpu()
         env = {**os.environ, **self.env, **spec.env}
         env["ARCHBENCH_THREADS"] = env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
@@ -231,7 +237,7 @@ class LocalBackend:
             raise
         start = _start_time(popen.pid)
         handle = f"{popen.pid}:{start}" if start else str(popen.pid)
-        self._children[handle] = _Child(popen, spec, log, gpu)
+        self._children[handle] = _Child(popen, spec, log, gpu, threads)
         return handle
 
     async def poll(self, handles: list[str]) -> dict[str, JobStatus]:
