@@ -146,3 +146,34 @@ def test_relative_attention_matches_a_naive_loop():
                 weights = torch.softmax(torch.stack([torch.as_tensor(s) for s in scores]), 0)
                 want[b, i, hh] = weights @ v[b, :, hh]
     torch.testing.assert_close(got, attn.out(want.flatten(-2)), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["vit", "transformer", "agalite"])
+def test_distinct_token_path_equals_computing_every_slot(name):
+    """Embedding, LayerNorm and K/V once per distinct token is the same function as once per slot,
+    gradients included; and a batch really holds far fewer distinct tokens than real ones."""
+    from benchmark.architectures import ARCHITECTURES
+    from benchmark.components.tokens import distinct_tokens
+    from benchmark.policy import Policy
+
+    tokens, spec = collect_tokens(6, num_sims=2)
+    torch.manual_seed(0)
+    policy = Policy(ARCHITECTURES[name], spec)
+    obs = policy.prepare(tokens.flatten(0, 1)).view(*tokens.shape[:2], *tokens.shape[2:])
+    reset = torch.zeros(obs.shape[:2], dtype=torch.bool)
+    outputs = {}
+    for distinct in (True, False):
+        policy.encoder[0].distinct = distinct
+        policy.zero_grad()
+        out, _ = policy(obs, reset, policy.initial_state(obs.shape[0]))
+        (out["logits"].square().sum() + out["value"].sum()).backward()
+        grads = [p.grad.clone() for p in policy.parameters() if p.grad is not None]
+        outputs[distinct] = (out["logits"].detach(), out["value"].detach(), grads)
+    (la, va, ga), (lb, vb, gb) = outputs[True], outputs[False]
+    assert torch.allclose(la, lb, atol=1e-5) and torch.allclose(va, vb, atol=1e-5)
+    assert len(ga) == len(gb) and all(torch.allclose(a, b, atol=1e-4) for a, b in zip(ga, gb, strict=True))
+    policy.encoder[0].distinct = True
+    td = policy.encoder[0](TensorDict({"obs": obs.flatten(0, 1)}, batch_size=[obs.shape[0] * obs.shape[1]]))
+    index, first = distinct_tokens(td["tok_index"], td["tok_mask"])
+    assert int(first.sum()) < int(td["tok_mask"].sum()) / 4
+    assert torch.equal(index, td["tok_index"])  # numbering by first appearance is stable

@@ -27,8 +27,12 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x [N, Lq, q_dim], context [N, Lk, kv_dim], mask [N, Lq or 1, Lk] bool (True = may attend)."""
+        return self.attend(x, self.kv(context), mask)
+
+    def attend(self, x: torch.Tensor, kv: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """As `forward`, with the context's K/V projection `kv` [N, Lk, 2 * dim] already computed."""
         q = self.split(self.q(x))
-        k, v = (self.split(t) for t in self.kv(context).chunk(2, dim=-1))
+        k, v = (self.split(t) for t in kv.chunk(2, dim=-1))
         attn_mask = mask.unsqueeze(1) if mask is not None else None
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.out(y.transpose(1, 2).flatten(-2))

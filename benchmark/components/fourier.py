@@ -38,10 +38,18 @@ class FourierTokenEmbed(Component):
         self.register_buffer("freqs", fourier_frequencies(frequencies, half_window), persistent=False)
         self.out_dim = feature_dim + 4 * frequencies + 1
 
+    def embed_tokens(self, feature: torch.Tensor, pos: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        angles = (pos.unsqueeze(-1) * self.freqs).flatten(-2)  # [..., 2F]
+        return torch.cat((self.embed(feature), angles.sin(), angles.cos(), value.unsqueeze(-1)), dim=-1)
+
     def forward(self, td: TensorDict) -> TensorDict:
-        pos = td["tok_pos"]  # [N, L, 2]
-        angles = (pos.unsqueeze(-1) * self.freqs).flatten(-2)  # [N, L, 2F]
-        td["tokens"] = torch.cat(
-            (self.embed(td["tok_feature"]), angles.sin(), angles.cos(), td["tok_value"].unsqueeze(-1)), dim=-1
-        )
+        if "tok_first" in td.keys():
+            # each distinct token (see TokenShim) is embedded once and written at its first slot only: the
+            # perceiver reads `tokens[tok_first]` and maps slots to them with `tok_index`; the other slots stay 0
+            first = td["tok_first"]
+            distinct = self.embed_tokens(td["tok_feature"][first], td["tok_pos"][first], td["tok_value"][first])
+            tokens = distinct.new_zeros(*first.shape, distinct.shape[-1])
+            td["tokens"] = tokens.index_put((first,), distinct)
+        else:
+            td["tokens"] = self.embed_tokens(td["tok_feature"], td["tok_pos"], td["tok_value"])
         return td

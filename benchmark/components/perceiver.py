@@ -18,6 +18,11 @@ from benchmark.components.attention import Attention, feed_forward
 from benchmark.components.base import Component
 
 
+def gather_rows(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """rows [U, D], index [N, L] -> [N, L, D] (index_select: the fastest gather + backward measured on CPU)."""
+    return rows.index_select(0, index.reshape(-1)).view(*index.shape, rows.shape[-1])
+
+
 class PerceiverLayer(nn.Module):
     def __init__(self, dim: int, token_dim: int, heads: int, ff_hidden: int, self_attention: bool):
         super().__init__()
@@ -29,8 +34,21 @@ class PerceiverLayer(nn.Module):
         self.norm_ff = nn.LayerNorm(dim)
         self.ff = feed_forward(dim, ff_hidden)
 
-    def forward(self, latents: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        latents = latents + self.cross(self.norm_latents(latents), self.norm_tokens(tokens), mask)
+    def forward(
+        self,
+        latents: torch.Tensor,
+        tokens: torch.Tensor,
+        mask: torch.Tensor,
+        distinct: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """`distinct` = (one row per distinct token, each slot's index into it): the token LayerNorm and K/V
+        projection then run once per distinct token instead of once per slot (the same function)."""
+        if distinct is None:
+            kv = self.cross.kv(self.norm_tokens(tokens))
+        else:
+            rows, index = distinct
+            kv = gather_rows(self.cross.kv(self.norm_tokens(rows)), index)
+        latents = latents + self.cross.attend(self.norm_latents(latents), kv, mask)
         if self.self_attn is not None:
             h = self.self_norm(latents)
             latents = latents + self.self_attn(h, h)
@@ -72,8 +90,9 @@ class PerceiverEncoder(Component):
         mask = mask.clone()
         mask[:, 0] |= ~mask.any(1)
         latents = self.latents.expand(tokens.shape[0], -1, -1)
+        distinct = (tokens[td["tok_first"]], td["tok_index"]) if "tok_first" in td.keys() else None
         for layer in self.layers:
-            latents = layer(latents, tokens, mask.unsqueeze(1))
+            latents = layer(latents, tokens, mask.unsqueeze(1), distinct)
         latents = self.norm(latents)
         if self.pool == "cls":
             td["embed"] = latents[:, 0]
