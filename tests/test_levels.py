@@ -132,6 +132,7 @@ def test_level_5_pays_hearts_only():
 
 
 def test_curriculum_has_64_distinct_variants():
+    """Combat x agents' starting kit x which chain buildings start stocked: 2 x 4 x 8."""
     level = LEVELS["level_5_expert"]
     assert level.num_tasks == 64
     seen = set()
@@ -139,11 +140,32 @@ def test_curriculum_has_64_distinct_variants():
         game = level.task(task).game
         combat = game.agent.on_use_handler is not None
         stock = tuple(sorted((k, tuple(sorted(v.inventory.initial.items()))) for k, v in game.objects.items()))
-        seen.add((combat, stock))
+        kit = tuple(sorted(game.agent.inventory.initial.items()))
+        seen.add((combat, stock, kit))
         assert combat == bool(task >> 5 & 1)
+        assert level.task_variant(task)[1] == dict(kit)
     assert len(seen) == 64
+    assert level.task_variant(0) == ({}, {}, False)  # the hardest task is the evaluation's game
+    assert level.task_variant(63) == ({"mine": 3, "generator": 3, "altar": 3}, {"battery": 3}, True)
+    assert level.evaluation("basic").game.agent.inventory.initial == {}  # evaluations never start with a kit
     with pytest.raises(ValueError, match="out of range"):
         level.task(64)
+
+
+def test_a_kit_of_batteries_makes_hearts_reachable_for_a_random_policy():
+    """Why the kits: a random policy earns several times more hearts where agents start with batteries."""
+    level = LEVELS["level_5_expert"].model_copy(update={"max_steps": 300})
+    rng = np.random.default_rng(0)
+    hearts = {}
+    for task in (0, 24):  # nothing / agents hold 3 batteries
+        env = BatchedEnv(level, 2, seeds=[7, 8], sim_config=level.task(task).model_copy(deep=True))
+        env._base.game.max_steps = 300
+        done = []
+        while len(done) < 2:
+            done += env.step(rng.integers(0, 5, env.num_rows), restart=False)[1]
+        hearts[task] = np.mean([e.hearts_per_agent for e in done])
+        env.close()
+    assert hearts[24] > 2 * max(hearts[0], 0.05), hearts
 
 
 def test_curriculum_prefers_tasks_that_move_and_round_trips_state():

@@ -51,7 +51,7 @@ def game_variants(level):
     """Every game a level runs: training (each curriculum task) and every evaluation, with its stock."""
     if level.curriculum is not None:
         for task in range(level.num_tasks):
-            stock = {**level.starting_stock, **{b: (task >> i) & 1 for i, b in enumerate(BUILDINGS)}}
+            stock = {**level.starting_stock, **level.task_variant(task)[0]}
             yield f"task{task}", level.task(task), stock
     else:
         yield "train", level.game(), level.starting_stock

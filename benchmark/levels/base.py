@@ -36,6 +36,29 @@ class CurriculumConfig(BaseModel):
     exploration_bonus: float = Field(0.1, ge=0, description="added to every task's progress before sampling")
     num_active_tasks: int = Field(16, ge=1, description="tasks sampled by progress at a time")
     rand_task_rate: float = Field(0.25, ge=0, le=1, description="share of episodes on a uniformly random task")
+    stocked: tuple[str, ...] = Field(
+        ("mine", "generator", "altar"),
+        description="buildings a task may pre-stock (one bit each): the heart chain, so stock shortens it",
+    )
+    stock: int = Field(3, ge=1, description="items a pre-stocked building starts with")
+    kits: tuple[dict[str, int], ...] = Field(
+        ({}, {"ore": 3}, {"battery": 1}, {"battery": 3}),
+        description="what agents may start holding (a power of two of them): a kit starts agents part-way "
+        "along the chain, so a random policy already earns hearts in the easiest tasks",
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CurriculumConfig:
+        unknown = [b for b in self.stocked if b not in BUILDINGS]
+        if unknown:
+            raise ValueError(f"stocked names unknown buildings {unknown}; valid: {list(BUILDINGS)}")
+        if len(self.kits) & (len(self.kits) - 1):
+            raise ValueError(f"{len(self.kits)} kits: the number of kits must be a power of two")
+        return self
+
+    @property
+    def num_tasks(self) -> int:
+        return 2 ** len(self.stocked) * len(self.kits) * 2
 
 
 class LevelConfig(BaseModel):
@@ -135,16 +158,29 @@ class LevelConfig(BaseModel):
 
     @property
     def num_tasks(self) -> int:
-        return 2 * 2 ** len(BUILDINGS) if self.curriculum else 1
+        return self.curriculum.num_tasks if self.curriculum else 1
 
-    def task(self, task_id: int) -> MettaGridConfig:
-        """Curriculum variant `task_id`: bit 5 = combat, bit b = building b starts with one item."""
-        if self.curriculum is None:
-            return self.game()
+    def task_variant(self, task_id: int) -> tuple[dict[str, int], dict[str, int], bool]:
+        """(building stock, agents' starting kit, combat) of curriculum task `task_id`: its low bits pick the
+        stocked buildings, the next ones the kit, the top bit combat."""
+        c = self.curriculum
+        if c is None:
+            return {}, {}, self.combat
         if not 0 <= task_id < self.num_tasks:
             raise ValueError(f"task {task_id} out of range 0..{self.num_tasks - 1}")
-        stock = {b: (task_id >> i) & 1 for i, b in enumerate(BUILDINGS)}
-        combat = bool((task_id >> len(BUILDINGS)) & 1)
+        n = len(c.stocked)
+        stock = {b: c.stock for i, b in enumerate(c.stocked) if (task_id >> i) & 1}
+        kit = c.kits[(task_id >> n) % len(c.kits)]
+        combat = bool(task_id // (2**n * len(c.kits)))
+        return stock, dict(kit), combat
+
+    def task(self, task_id: int) -> MettaGridConfig:
+        """Curriculum variant `task_id` (see `task_variant`); the level's own game without a curriculum."""
+        if self.curriculum is None:
+            return self.game()
+        stock, kit, combat = self.task_variant(task_id)
         cfg = self.game(combat=combat, stock=stock).model_copy(deep=True)
+        if kit:
+            cfg.game.agent.inventory.initial = dict(kit)
         cfg.label = f"{self.name}/task{task_id}"
         return cfg
