@@ -14,16 +14,13 @@ and `<out>/calibration.md`: requested and trained steps, trained and random rewa
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
-from benchmark.architectures import ARCHITECTURES
-from benchmark.evaluation.evaluator import evaluate
-from benchmark.training.config import TrainConfig
-from benchmark.training.trainer import SUMMARY, train
+from trained_vs_random import METRICS, load_records, measure
 
-METRICS = ("reward_per_agent", "hearts_per_agent")
+from benchmark.architectures import ARCHITECTURES
+from benchmark.training.config import TrainConfig
+
 SETTINGS = tuple(TrainConfig.DEFAULTS)
 
 
@@ -35,48 +32,6 @@ def parse_set(items: list[str]) -> dict[str, float]:
             raise SystemExit(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(SETTINGS)}")
         out[key] = int(value) if key in ("minibatches", "epochs", "bptt") else float(value)
     return out
-
-
-def load_records(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def run_one(args, arch: str, tag: str, overrides: dict, seed: int, random: dict) -> dict:
-    run = args.out / f"{arch}{'.' + tag if tag else ''}.{args.level}.s{seed}"
-    start = time.time()
-    train(
-        TrainConfig(
-            level=args.level,
-            architecture=arch,
-            seed=seed,
-            timesteps=args.timesteps,
-            out=run,
-            threads=args.threads,
-            **overrides,
-        )
-    )
-    summary = json.loads((run / SUMMARY).read_text())
-    trained = evaluate(run_dir=run, episodes=args.episodes, threads=1)
-    record = {
-        "architecture": arch,
-        "tag": tag,
-        "seed": seed,
-        "level": args.level,
-        "timesteps_requested": args.timesteps,
-        "agent_steps": summary["agent_steps"],
-        "sps": summary["sps"],
-        "train_seconds": round(time.time() - start, 1),
-        "settings": summary["settings"],
-        "precision": summary["precision"],
-        "episodes": args.episodes,
-    }
-    for sim, t in trained["simulations"].items():
-        for m in METRICS:
-            tm, rm = t[m]["mean"], random["simulations"][sim][m]["mean"]
-            record[f"{sim}.{m}"] = {"trained": tm, "random": rm, "ratio": tm / rm if rm else float("inf")}
-    return record
 
 
 def table(records: list[dict]) -> str:
@@ -149,25 +104,20 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     ledger = args.out / "calibration.jsonl"
     if not args.table_only:
-        random = evaluate(
-            level_name=args.level,
-            policy_kind="random",
-            episodes=args.episodes,
-            threads=1,
-            out=args.out / f"random_{args.level}_{args.episodes}.json",
-        )
         for arch in archs:
             for seed in args.seeds:
-                key = (arch, args.tag, seed, args.level, args.timesteps)
-                done = {
-                    (r["architecture"], r["tag"], r["seed"], r["level"], r["timesteps_requested"])
-                    for r in load_records(ledger)
-                }
-                if key in done:
-                    continue
-                record = run_one(args, arch, args.tag, overrides, seed, random)
-                with ledger.open("a") as f:
-                    f.write(json.dumps(record) + "\n")
+                record = measure(
+                    level=args.level,
+                    architecture=arch,
+                    seed=seed,
+                    timesteps=args.timesteps,
+                    episodes=args.episodes,
+                    out=args.out,
+                    ledger=ledger,
+                    tag=args.tag,
+                    overrides=overrides,
+                    threads=args.threads,
+                )
                 r = record["basic.reward_per_agent"]
                 print(
                     f"{arch} {args.tag or '-'} s{seed}: reward {r['trained']:.2f} ({r['ratio']:.2f}x) "
