@@ -1,0 +1,42 @@
+"""The calibration and ladder scripts run end to end on tiny budgets, record as they go and skip what is
+recorded (this checks that they work, not that anything learns)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def script(name: str, *argv: str) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, f"benchmarks/{name}", *argv], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+def test_calibration_records_each_run_and_prints_the_table(tmp_path):
+    argv = ["--architectures", "fast", "--seeds", "0", "--timesteps", "600", "--episodes", "1", "--out", str(tmp_path)]
+    done = script("calibrate.py", *argv, "--threads", "1")
+    (record,) = [json.loads(line) for line in (tmp_path / "calibration.jsonl").read_text().splitlines()]
+    assert record["timesteps_requested"] == 600 and 600 <= record["agent_steps"] < 600 + 384
+    assert record["basic.reward_per_agent"]["random"] > 0 and record["settings"]["learning_rate"] == 1.15e-3
+    assert "| fast | - | 1 | 600 / " in done.stdout and "bars over 1 architectures" in done.stdout
+    again = script("calibrate.py", *argv)  # recorded: nothing trained again
+    assert len((tmp_path / "calibration.jsonl").read_text().splitlines()) == 1 and "| fast | - | 1 |" in again.stdout
+    swept = subprocess.run(
+        [sys.executable, "benchmarks/calibrate.py", *argv, "--set", "epochs=2"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert swept.returncode != 0 and "--set needs --tag NAME" in swept.stderr
+
+
+def test_ladder_reports_every_evaluation_with_its_bar(tmp_path):
+    argv = ["--levels", "level_3_medium", "--budgets", "level_3_medium=1e3", "--episodes", "1", "--out", str(tmp_path)]
+    done = script("ladder.py", *argv, "--threads", "1")
+    assert "| level_3_medium | 0 | 1,000 / " in done.stdout
+    assert "| basic |" in done.stdout and "| combat |" in done.stdout and "within 10M" in done.stdout
