@@ -60,3 +60,10 @@ def test_estimate_from_measured_throughput(tmp_path):
     assert unknown == [] and seconds == 13.0  # baseline 0-1 s; trains 0-10, 1-11 s; evals 10-12, 11-13 s
     seconds, unknown = estimate_makespan(make_plan(tmp_path, archs=["b"], levels=["l1"], seeds=1), 2)
     assert len(unknown) == 3
+
+
+def test_per_level_budgets_reach_the_training_commands(tmp_path):
+    plan = make_plan(tmp_path, level_timesteps={"l2": 500})
+    budgets = {j.run_id: j.argv[j.argv.index("--timesteps") + 1] for j in plan.jobs if j.role == "train"}
+    assert budgets["x.a.l1.s0"] == "100" and budgets["x.a.l2.s0"] == "500"
+    assert plan.agent_steps == 2 * 2 * 100 + 2 * 2 * 500 and plan.timesteps_for("l2") == 500

@@ -66,3 +66,23 @@ def test_extend_adds_runs_and_never_removes_any():
 def test_a_placement_flag_may_move_the_experiment():
     out = reconcile({"experiment_id": "x", "local": False, "storage": "s3://b/p"}, STORED, extend=False)
     assert out["local"] is False and out["storage"] == "s3://b/p"
+
+
+def test_a_recipe_may_give_levels_their_own_budgets(tmp_path, capsys):
+    """Per-level budgets (a [level_timesteps] table): each level's runs train for their own budget."""
+    from benchmark.adaptive import main
+
+    recipe = tmp_path / "ladder.toml"
+    recipe.write_text(
+        'experiment_id = "lad"\ntimesteps = 1000\nlevels = "level_1_basic,level_5_expert"\narchitectures = "fast"\n'
+        'seeds_per_level = 1\nlocal = true\n[level_timesteps]\nlevel_5_expert = 5000\n'
+    )
+    with pytest.raises(SystemExit) as info:
+        main(["--recipe", str(recipe), "--output-dir", str(tmp_path), "--dry-run"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0, out
+    assert "agent steps per run: level_1_basic 1,000, level_5_expert 5,000, 6,000 in all" in out
+    recipe.write_text(recipe.read_text().replace("level_5_expert = 5000", "level_9 = 5000"))
+    with pytest.raises(SystemExit) as info:
+        main(["--recipe", str(recipe), "--output-dir", str(tmp_path), "--dry-run"])
+    assert info.value.code == 2 and "unknown level level_9" in capsys.readouterr().err

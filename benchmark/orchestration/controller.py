@@ -42,7 +42,7 @@ from benchmark.orchestration.progress import Reporter
 from benchmark.orchestration.scheduler import Outcome, Scheduler, SchedulerConfig, record_for
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-BUDGET_KEYS = ("timesteps", "episodes")  # an experiment's budget: fixed once it has started
+BUDGET_KEYS = ("timesteps", "level_timesteps", "episodes")  # an experiment's budget: fixed once it has started
 
 
 # ---- options -> names -----------------------------------------------------------------------------------------
@@ -60,7 +60,10 @@ def resolve_names(options: ExperimentOptions) -> tuple[list[str], list[str]]:
             raise UsageError(f"--architectures-module {options.architectures_module}: {exc}") from None
     archs = options.architectures or list(ARCHITECTURES)
     levels = options.levels or list(LEVELS)
-    for kind, names, registry in (("architecture", archs, ARCHITECTURES), ("level", levels, LEVELS)):
+    for kind, names, registry in (
+        ("architecture", archs, ARCHITECTURES),
+        ("level", [*levels, *options.level_timesteps], LEVELS),
+    ):
         bad = [name for name in names if name not in registry]
         if bad:
             raise UsageError(unknown_name(kind, bad[0], registry).replace(f"{bad[0]!r}", bad[0], 1))
@@ -116,6 +119,7 @@ def make_plan(options: ExperimentOptions, archs: list[str], levels: list[str], w
         levels=levels,
         seeds=list(range(options.seeds_per_level)),
         timesteps=options.timesteps,
+        level_timesteps=options.level_timesteps,
         episodes=options.episodes,
         wandb_mode=wandb_mode or resolve_wandb_mode(options),
         architectures_module=module_reference(options.architectures_module) if options.architectures_module else None,

@@ -28,6 +28,9 @@ class ExperimentOptions(BaseModel):
         description="names the experiment: results/<id>/, run ids <id>.<architecture>.<level>.s<seed>",
     )
     timesteps: int = Field(gt=0, description="agent steps per training run")
+    level_timesteps: dict[str, int] = Field(
+        default_factory=dict, description="per-level budgets overriding timesteps (recipes: a [level_timesteps] table)"
+    )
     local: bool = Field(False, description="run jobs as subprocesses on this machine (else SkyPilot)")
     max_parallel: int | None = Field(
         None, ge=1, description="jobs at once, train and eval (default: factory.default_max_parallel)"
@@ -65,6 +68,14 @@ class ExperimentOptions(BaseModel):
     @classmethod
     def _accelerator(cls, value: str) -> str:
         return validate_accelerator(value)  # before anything launches: SkyPilot itself accepts any name
+
+    @field_validator("level_timesteps")
+    @classmethod
+    def _level_budgets(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {k: v for k, v in value.items() if not isinstance(v, int) or v <= 0}
+        if bad:
+            raise ValueError(f"budgets must be positive agent-step counts, got {bad}")
+        return value
 
     @field_validator("cloud")
     @classmethod

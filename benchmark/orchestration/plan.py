@@ -114,10 +114,14 @@ class Plan:
     episodes: int
     runs: list[Run]
     jobs: list[PlannedJob]  # launch order (the scheduler also prefers ready evals over trains)
+    level_timesteps: dict[str, int] = field(default_factory=dict)  # per-level budgets overriding `timesteps`
+
+    def timesteps_for(self, level: str) -> int:
+        return self.level_timesteps.get(level, self.timesteps)
 
     @property
     def agent_steps(self) -> int:
-        return self.timesteps * len(self.runs)
+        return sum(self.timesteps_for(r.level) for r in self.runs)
 
     def __post_init__(self) -> None:
         self._by_id = {j.job_id: j for j in self.jobs}
@@ -154,6 +158,7 @@ def build_plan(
     levels: Sequence[str],
     seeds: Sequence[int],
     timesteps: int,
+    level_timesteps: Mapping[str, int] | None = None,
     episodes: int,
     wandb_mode: str = "offline",
     architectures_module: str | None = None,
@@ -180,8 +185,11 @@ def build_plan(
     arch_index = {a: i for i, a in enumerate(architectures)}
     level_index = {lv: i for i, lv in enumerate(levels)}
 
+    def budget(level: str) -> int:
+        return (level_timesteps or {}).get(level, timesteps)
+
     def train_estimate(run: Run) -> float | None:
-        return throughput.train_estimate(run.architecture, run.level, timesteps)
+        return throughput.train_estimate(run.architecture, run.level, budget(run.level))
 
     def order(run: Run) -> tuple:
         est = train_estimate(run)
@@ -224,7 +232,7 @@ def build_plan(
                     level=run.level,
                     architecture=run.architecture,
                     seed=run.seed,
-                    timesteps=timesteps,
+                    timesteps=budget(run.level),
                     out=run.run_dir,
                     wandb_mode=wandb_mode,
                     experiment_id=experiment_id,
@@ -259,7 +267,7 @@ def build_plan(
                 estimate_seconds=throughput.eval_estimate(run.architecture, run.level),
             )
         )
-    return Plan(experiment_id, paths, timesteps, episodes, runs, jobs)
+    return Plan(experiment_id, paths, timesteps, episodes, runs, jobs, dict(level_timesteps or {}))
 
 
 def estimate_makespan(plan: Plan, max_parallel: int, skip: set[str] | None = None) -> tuple[float, list[str]]:

@@ -36,7 +36,13 @@ def print_plan(console: Console, plan: Plan, options: ExperimentOptions, ledger:
         f"experiment [bold]{plan.experiment_id}[/]: {_n(len(plan.runs), 'run')} = {_n(len(archs), 'architecture')}"
         f" x {_n(len(levels), 'level')} x {_n(options.seeds_per_level, 'seed')}; {len(plan.jobs)} jobs "
         f"({kinds[Role.TRAIN]} train, {kinds[Role.EVAL]} eval, {kinds[Role.BASELINE]} random baseline); "
-        f"{plan.timesteps:,} agent steps per run, {plan.agent_steps:,} in all"
+        + (
+            f"{plan.timesteps:,} agent steps per run"
+            if not plan.level_timesteps
+            else "agent steps per run: "
+            + ", ".join(f"{lv} {plan.timesteps_for(lv):,}" for lv in dict.fromkeys(r.level for r in plan.runs))
+        )
+        + f", {plan.agent_steps:,} in all"
         + (" (--skip-training: no training)" if options.skip_training else "")
     )
     console.print(f"architectures: {', '.join(archs)}\nlevels: {', '.join(levels)}")

@@ -289,7 +289,7 @@ class Scheduler:
                     detail = status.detail or detail
                     await self._fetch_remote(job, status)
                 self._close_attempt(job, "lost", status.exit_code if status else None, detail)
-            done = completed(job.planned, self.plan.timesteps, self.plan.episodes)
+            done = completed(job.planned, self.plan.timesteps_for(job.planned.level), self.plan.episodes)
             if done is not None:
                 self._succeed(job, done, "found complete outputs of an earlier attempt")
                 continue
@@ -571,7 +571,7 @@ class Scheduler:
         if not self.local_files and job.kill_reason is None:
             status = await self._fetch_remote(job, status)
         if status.state == BackendState.SUCCEEDED or (
-            status.state == BackendState.LOST and completed(p, self.plan.timesteps, self.plan.episodes)
+            status.state == BackendState.LOST and completed(p, self.plan.timesteps_for(p.level), self.plan.episodes)
         ):
             try:
                 metrics = collect(p)
