@@ -80,15 +80,21 @@ def test_train_defaults_to_a_folder_per_run_and_leaves_a_finished_one_alone(tmp_
 
 
 def test_architectures_module_is_found_in_the_working_directory(tmp_path, monkeypatch, capsys):
-    (tmp_path / "my_arch_cwd.py").write_text((ROOT / "examples" / "my_architecture.py").read_text())
+    from benchmark.architectures import ARCHITECTURES, module_reference
+
+    (tmp_path / "my_arch_cwd.py").write_text(
+        "from benchmark.architectures import ARCHITECTURES, register\nregister('cwd_fast', ARCHITECTURES['fast'])\n"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", ".", str(tmp_path))])
-    from benchmark.architectures import module_reference
-
     assert module_reference("my_arch_cwd") == str(tmp_path / "my_arch_cwd.py")
-    code, out, err = call(archbench_main, capsys, "list", "--json", "--architectures-module", "my_arch_cwd")
-    assert code == 0, err
-    assert "fast_small" in {a["name"] for a in json.loads(out)["architectures"]}
+    try:
+        code, out, err = call(archbench_main, capsys, "list", "--json", "--architectures-module", "my_arch_cwd")
+        assert code == 0, err
+        assert "cwd_fast" in {a["name"] for a in json.loads(out)["architectures"]}
+    finally:  # the registry is process-wide: leave it as the other tests expect it
+        ARCHITECTURES.pop("cwd_fast", None)
+        sys.modules.pop("archbench_user_my_arch_cwd", None)
 
 
 def test_results_files_follow_the_umask(tmp_path):
