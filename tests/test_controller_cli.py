@@ -135,6 +135,8 @@ def test_shipped_recipes_load_and_flags_override_them():
         assert load_recipe(name)["experiment_id"] == name
     opts = resolve_options({"recipe": "smoke", "seeds_per_level": 2, "experiment_id": "mine"})
     assert (opts.experiment_id, opts.seeds_per_level, opts.local, opts.levels) == ("mine", 2, True, ["level_1_basic"])
+    quick = resolve_options({"recipe": "quick"})
+    assert quick.timesteps == 2_000_000 and quick.level_timesteps["level_5_expert"] == 20_000_000
     full = resolve_options({"recipe": "recipes/full.toml"})
     assert full.seeds_per_level == 3 and full.architectures is None and full.levels is None  # all of them
 
