@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -35,7 +37,30 @@ def test_calibration_records_each_run_and_prints_the_table(tmp_path):
     assert swept.returncode != 0 and "--set needs --tag NAME" in swept.stderr
 
 
-def test_ladder_reports_every_evaluation_with_its_bar(tmp_path):
+def ladder_record(level: str, steps: int, ratio: float) -> dict:
+    sims = {"basic": ratio, "combat": ratio / 2}
+    record = {"architecture": "fast", "tag": "", "seed": 0, "level": level, "timesteps_requested": steps,
+              "agent_steps": steps + 128, "sps": 1000.0}  # fmt: skip
+    for sim, x in sims.items():
+        for metric in ("reward_per_agent", "hearts_per_agent"):
+            record[f"{sim}.{metric}"] = {"trained": x, "random": 1.0, "ratio": x}
+    return record
+
+
+def test_ladder_table_checks_every_evaluation_against_its_bar(tmp_path):
+    """A recorded ladder (no training): the combat evaluation at half the basic ratio fails level 4's 3x bar."""
+    lines = [ladder_record("level_4_hard", 10_000_000, 5.0), ladder_record("level_5_expert", 20_000_000, 5.0)]
+    (tmp_path / "ladder.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    done = script("ladder.py", "--levels", "level_4_hard,level_5_expert", "--out", str(tmp_path), "--table-only")
+    rows = [ln for ln in done.stdout.splitlines() if ln.startswith("| level_")]
+    assert len(rows) == 4
+    assert "| basic |" in rows[0] and "PASS (reward >= 3x within 10M)" in rows[0]
+    assert "| combat |" in rows[1] and "FAIL (reward >= 3x within 10M)" in rows[1]
+    assert "PASS (hearts >= 2x within 20M)" in rows[2] and "PASS (hearts >= 2x within 20M)" in rows[3]
+
+
+@pytest.mark.slow
+def test_ladder_trains_and_reports_every_evaluation(tmp_path):
     argv = ["--levels", "level_3_medium", "--budgets", "level_3_medium=1e3", "--episodes", "1", "--out", str(tmp_path)]
     done = script("ladder.py", *argv, "--threads", "1")
     assert "| level_3_medium | 0 | 1,000 / " in done.stdout
