@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from benchmark.policy import TrainerHints
 
@@ -17,7 +17,9 @@ class TrainConfig(BaseModel):
     architecture: str = Field("fast", description="architecture registry key")
     seed: int = Field(0, ge=0, description="seeds torch, numpy, every simulation and map")
     timesteps: int = Field(2_000_000, gt=0, description="agent steps to train for (all agents count)")
-    out: Path = Field(Path("results/run"), description="run folder: checkpoints, metrics, summary")
+    out: Path = Field(
+        None, description="run folder: checkpoints, metrics, summary (default results/runs/ARCH.LEVEL.sSEED)"
+    )
     rows: int = Field(384, ge=1, description="agents stepped per batch; simulations = rows // agents")
     num_sims: int | None = Field(None, ge=1, description="simulations per batch (overrides rows)")
     bptt: int | None = Field(None, ge=1, description="rollout segment = truncated-BPTT horizon (default: hint or 64)")
@@ -55,6 +57,12 @@ class TrainConfig(BaseModel):
         "bptt": 64,
         "entropy_coef": 0.01,
     }
+
+    @model_validator(mode="after")
+    def _run_folder(self) -> TrainConfig:
+        if self.out is None:  # one folder per run, so a second architecture never meets the first's checkpoint
+            self.out = Path("results") / "runs" / f"{self.architecture}.{self.level}.s{self.seed}"
+        return self
 
     def settings(self, hints: TrainerHints) -> dict[str, float]:
         """The effective value of each hinted setting: this config's, else the architecture's, else the default."""
