@@ -91,7 +91,6 @@ def train(
         architectures_module = module_reference(architectures_module)
     get_level(level)
     get_architecture(architecture)
-    out = out or Path("results") / "runs" / f"{architecture}.{level}.s{seed}"
     cfg = TrainConfig(
         level=level,
         architecture=architecture,
@@ -113,6 +112,7 @@ def train(
         run_id=run_id,
         architectures_module=architectures_module,
     )
+    out = cfg.out  # the run folder: --out, else TrainConfig's per-run default
     from benchmark.training.trainer import SUMMARY, NonFiniteLoss, finished_run
     from benchmark.training.trainer import train as run_training
 

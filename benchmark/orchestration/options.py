@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from benchmark.errors import UsageError, pydantic_message
-from benchmark.orchestration.backends.sky_tasks import validate_accelerator, validate_cloud  # names only
+from benchmark.orchestration.backends.sky_names import validate_accelerator, validate_cloud
 from benchmark.orchestration.resume import ledger_config, reconcile
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"

@@ -17,7 +17,7 @@ class TrainConfig(BaseModel):
     architecture: str = Field("fast", description="architecture registry key")
     seed: int = Field(0, ge=0, description="seeds torch, numpy, every simulation and map")
     timesteps: int = Field(2_000_000, gt=0, description="agent steps to train for (all agents count)")
-    out: Path = Field(
+    out: Path | None = Field(
         None, description="run folder: checkpoints, metrics, summary (default results/runs/ARCH.LEVEL.sSEED)"
     )
     rows: int = Field(384, ge=1, description="agents stepped per batch; simulations = rows // agents")
