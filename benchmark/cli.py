@@ -150,8 +150,10 @@ def train(
 @usage_errors
 def evaluate(
     run: Annotated[Path | None, typer.Option(help="run folder holding checkpoint.pt")] = None,
-    policy: Annotated[str, typer.Option(help="trained (from --run) or random")] = "trained",
-    level: Annotated[str | None, typer.Option(help="level (required for --policy random)")] = None,
+    policy: Annotated[
+        str, typer.Option(help="trained (from --run), random or scripted (the expert every level is scored against)")
+    ] = "trained",
+    level: Annotated[str | None, typer.Option(help="level (required for --policy random / scripted)")] = None,
     episodes: Annotated[int, typer.Option(parser=parse_count, help="episodes per evaluation simulation")] = 16,
     seed: Annotated[int, typer.Option(help="seed of the action sampling")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
@@ -160,7 +162,8 @@ def evaluate(
     architectures_module: Annotated[str | None, typer.Option(help="module that registers architectures")] = None,
     wandb_mode: Annotated[str, typer.Option(help="offline, online or disabled")] = "disabled",
 ) -> None:
-    """Evaluate a checkpoint (or the random policy) on many episodes of each evaluation simulation."""
+    """Evaluate a checkpoint (or the random or scripted policy) on many episodes of each evaluation simulation."""
+    from benchmark.evaluation.evaluator import BASELINES
     from benchmark.evaluation.evaluator import evaluate as run_eval
     from benchmark.levels import get_level
     from benchmark.training.checkpoint import CHECKPOINT
@@ -168,21 +171,23 @@ def evaluate(
     _positive("episodes", episodes)
     if wandb_mode not in ("offline", "online", "disabled"):
         raise UsageError(f"unknown --wandb-mode {wandb_mode!r}; valid: offline, online, disabled")
-    if policy not in ("trained", "random"):
-        raise UsageError(f"unknown policy {policy!r}; valid: trained, random")
+    if policy not in ("trained", *BASELINES):
+        raise UsageError(f"unknown policy {policy!r}; valid: trained, {', '.join(BASELINES)}")
     if run is not None and run.is_file():  # the checkpoint itself: its folder was meant
         run = run.parent
     if policy == "trained":
         if run is None:
-            raise UsageError("--run DIR is required to evaluate a trained policy (or use --policy random --level L)")
+            raise UsageError(
+                "--run DIR is required to evaluate a trained policy (or use --policy random|scripted --level L)"
+            )
         if not (run / CHECKPOINT).is_file():
             raise UsageError(f"no checkpoint at {run / CHECKPOINT}: train first, or pass the run folder")
     elif level is None:
-        raise UsageError("--policy random needs --level (see `archbench list`)")
+        raise UsageError(f"--policy {policy} needs --level (see `archbench list`)")
     if level is not None:
         get_level(level)
-    if policy == "random" and out is None:
-        out = Path("results") / f"random_{level}.json"
+    if policy in BASELINES and out is None:
+        out = Path("results") / f"{policy}_{level}.json"
     result = run_eval(
         run_dir=run,
         level_name=level,
@@ -282,18 +287,49 @@ def report(
         "results"
     ),
     reps: Annotated[int, typer.Option(help="bootstrap repetitions for aggregate intervals")] = 50_000,
+    normalise: Annotated[
+        str,
+        typer.Option(
+            help="reference: 0 = random, 1 = scripted expert (fixed across experiments); best: 1 = this grid's best"
+        ),
+    ] = "reference",
 ) -> None:
     """Statistics, plots and a report (md + self-contained html) from an experiment's results file."""
     from benchmark.reporting.loader import build_report, locate_experiment
+    from benchmark.reporting.stats import NORMALISATIONS
 
     _positive("reps", reps)
+    if normalise not in NORMALISATIONS:
+        raise UsageError(f"unknown --normalise {normalise!r}; valid: {', '.join(NORMALISATIONS)}")
     experiment_id, output_dir = locate_experiment(experiment_id, output_dir)
-    paths = build_report(experiment_id, output_dir, reps=reps)
+    paths = build_report(experiment_id, output_dir, reps=reps, normalise=normalise)
     console.print(
         f"report written to {paths['report.md'].parent}: report.md, report.html, "
         f"{sum(1 for k in paths if k.startswith('figures/'))} figures, "
         f"{sum(1 for k in paths if k.startswith('tables/'))} CSV tables, marl_eval.json"
     )
+
+
+@app.command()
+@usage_errors
+def references(
+    levels: Annotated[str | None, typer.Option(help="comma-separated levels (default: every level)")] = None,
+    episodes: Annotated[int, typer.Option(parser=parse_count, help="evaluation episodes per simulation")] = 32,
+    out: Annotated[Path | None, typer.Option(help="where to write (default: the file the package ships)")] = None,
+) -> None:
+    """Measure the reference scores (random = 0, scripted expert = 1) on every level's evaluation episodes."""
+    from benchmark.errors import unknown_name
+    from benchmark.evaluation.references import REFERENCES_FILE, measure_references, write_references
+    from benchmark.levels import LEVELS
+
+    _positive("episodes", episodes)
+    names = [n.strip() for n in levels.split(",") if n.strip()] if levels else list(LEVELS)
+    for name in names:
+        if name not in LEVELS:
+            raise UsageError(unknown_name("level", name, LEVELS))
+    data = measure_references(names, episodes, progress=console.print)
+    path = write_references(data, out or REFERENCES_FILE)
+    console.print(f"reference scores ({episodes} episodes per evaluation) written to {path}")
 
 
 # ---- `archbench run`: the experiment controller (same command as `python benchmark/adaptive.py`) ----------------

@@ -44,6 +44,10 @@ def _frames(
                         "hearts_per_agent": np.nan if bad else 2 * reward,
                         "random_reward_per_agent": 0.05,
                         "random_hearts_per_agent": 0.0,
+                        "ref_random_reward_per_agent": 0.05,
+                        "ref_random_hearts_per_agent": 0.0,
+                        "scripted_reward_per_agent": 1.5,
+                        "scripted_hearts_per_agent": 3.0,
                         "status": "failed" if bad else "success",
                     }
                 )
@@ -101,6 +105,7 @@ def test_every_file_exists(report: dict[str, Path]) -> None:
         "level_heatmap.png",
         "learning_curves.png",
         "throughput.png",
+        "ladder.png",
     }
 
 
@@ -123,7 +128,7 @@ def test_markdown_has_every_section_and_the_failed_cell(report: dict[str, Path])
 
 def test_html_is_self_contained(report: dict[str, Path]) -> None:
     page = report["report.html"].read_text()
-    assert page.count("data:image/png;base64,") == 5
+    assert page.count("data:image/png;base64,") == 6
     assert "figures/" not in page and "http" not in page
     assert "<table" in page and "transformer" in page
 
@@ -183,7 +188,7 @@ def test_thin_grids_render_with_notes(tmp_path: Path, case: str, frames: tuple[p
     assert note in markdown, case
     for title in SECTION_TITLES:
         assert f"## {title}" in markdown
-    assert paths["report.html"].read_text().count("data:image/png;base64,") == 5
+    assert paths["report.html"].read_text().count("data:image/png;base64,") == 6
 
 
 def test_absent_cells_are_reported() -> None:

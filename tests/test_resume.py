@@ -75,7 +75,7 @@ def test_a_recipe_may_give_levels_their_own_budgets(tmp_path, capsys):
     recipe = tmp_path / "ladder.toml"
     recipe.write_text(
         'experiment_id = "lad"\ntimesteps = 1000\nlevels = "level_1_basic,level_5_expert"\narchitectures = "fast"\n'
-        'seeds_per_level = 1\nlocal = true\n[level_timesteps]\nlevel_5_expert = 5000\n'
+        "seeds_per_level = 1\nlocal = true\n[level_timesteps]\nlevel_5_expert = 5000\n"
     )
     with pytest.raises(SystemExit) as info:
         main(["--recipe", str(recipe), "--output-dir", str(tmp_path), "--dry-run"])

@@ -13,7 +13,8 @@ import pytest
 import scipy.stats
 
 from benchmark.reporting import stats
-from benchmark.reporting.frames import check_scores
+from benchmark.reporting.frames import THROUGHPUT_COLUMNS, check_scores
+from benchmark.reporting.tables import build_tables
 
 rly = pytest.importorskip("rliable.library")
 rmetrics = pytest.importorskip("rliable.metrics")
@@ -208,7 +209,7 @@ def _scores() -> pd.DataFrame:
 
 
 def test_normalization_maps_random_to_zero_and_best_mean_to_one() -> None:
-    out = stats.normalize_scores(_scores(), "reward_per_agent")
+    out = stats.normalize_scores(_scores(), "reward_per_agent", normalise="best")
     easy = out[out["level"] == "easy"].set_index(["architecture", "seed"])["normalized"]
     # random 1.0, best = mean of a = 3.0
     assert easy[("a", 0)] == pytest.approx(0.5) and easy[("a", 1)] == pytest.approx(1.5)
@@ -217,12 +218,47 @@ def test_normalization_maps_random_to_zero_and_best_mean_to_one() -> None:
 
 
 def test_normalization_guards_degenerate_and_failed_cells() -> None:
-    reference = stats.normalization_reference(_scores()).set_index("level")
+    reference = stats.normalization_reference(_scores(), normalise="best").set_index("level")
     assert not reference.loc["flat", "valid"] and "beat the random" in reference.loc["flat", "note"]
     assert reference.loc["broken", "valid"] and reference.loc["broken", "best_architecture"] == "b"
-    out = stats.normalize_scores(_scores())
+    out = stats.normalize_scores(_scores(), normalise="best")
     assert out.loc[out["level"] == "flat", "normalized"].isna().all()
     broken = out[out["level"] == "broken"].set_index("architecture")["normalized"]
     assert np.isnan(broken["a"]) and broken["b"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="metric"):
         stats.normalize_scores(_scores(), "score")
+
+
+def _with_references(scores: pd.DataFrame) -> pd.DataFrame:
+    """The fixed scale: random 1.0 and scripted 5.0 on `easy`, none on `flat`, a script no better than random
+    on `broken`."""
+    out = scores.copy()
+    out["ref_random_reward_per_agent"] = out["level"].map({"easy": 1.0, "flat": np.nan, "broken": 2.0})
+    out["scripted_reward_per_agent"] = out["level"].map({"easy": 5.0, "flat": np.nan, "broken": 2.0})
+    return out
+
+
+def test_reference_normalisation_is_fixed_by_the_random_and_scripted_scores() -> None:
+    out = stats.normalize_scores(_with_references(_scores()))
+    easy = out[out["level"] == "easy"].set_index(["architecture", "seed"])["normalized"]
+    # (score - 1) / (5 - 1), whatever else the grid holds: rewards 2, 4 and 1 give 0.25, 0.75 and 0
+    assert easy[("a", 0)] == pytest.approx(0.25) and easy[("a", 1)] == pytest.approx(0.75)
+    assert easy[("b", 0)] == pytest.approx(0.0)
+    reference = stats.normalization_reference(_with_references(_scores())).set_index("level")
+    assert "no reference score" in reference.loc["flat", "note"]
+    assert "scripted expert does not beat" in reference.loc["broken", "note"]
+    assert out.loc[out["level"].isin(["flat", "broken"]), "normalized"].isna().all()
+    with pytest.raises(ValueError, match="normalise"):
+        stats.normalize_scores(_scores(), normalise="grid")
+
+
+def test_a_single_architecture_with_a_single_seed_is_ranked_on_the_reference_scale() -> None:
+    scores = _with_references(_scores())
+    one = scores[(scores["architecture"] == "a") & (scores["seed"] == 0) & (scores["level"] == "easy")]
+    tables = build_tables(one, pd.DataFrame(columns=list(THROUGHPUT_COLUMNS)), reps=200, poi_reps=50)
+    ranking = tables["ranking"].set_index("architecture")
+    assert ranking.loc["a", "iqm"] == pytest.approx(0.25)
+    assert tables["excluded_levels"].empty
+    ladder = tables["ladder"].set_index("level")
+    assert ladder.loc["easy", "scripted_over_random"] == pytest.approx(5.0)
+    assert ladder.loc["easy", "best_architecture"] == "a" and ladder.loc["easy", "best_raw"] == pytest.approx(2.0)

@@ -85,6 +85,7 @@ class PerceiverConfig(EncoderConfig):
     )
     feature_dim: int = Field(16, ge=1, description="feature-id embedding width")
     frequencies: int = Field(8, ge=1, description="Fourier frequencies per axis")
+    token_mlp: int = Field(0, ge=0, description="width of a per-token MLP binding what and where (0: none)")
     latents: int = Field(12, ge=1, description="learned latent vectors")
     dim: int = Field(64, ge=1, description="latent width (the embed width)")
     heads: int = Field(4, ge=1, description="attention heads")
@@ -106,7 +107,7 @@ class PerceiverConfig(EncoderConfig):
 
     def build(self, spec: ObsSpec) -> tuple[list[Component], int]:
         shim = TokenShim(spec, self.unknown_features)
-        embed = FourierTokenEmbed(shim.table_size, shim.half, self.feature_dim, self.frequencies)
+        embed = FourierTokenEmbed(shim.table_size, shim.half, self.feature_dim, self.frequencies, self.token_mlp)
         perceiver = PerceiverEncoder(
             embed.out_dim,
             self.latents,

@@ -5,6 +5,12 @@ token = [embed(feature) (feature_dim), sin/cos(w_k x), sin/cos(w_k y) (4 x frequ
 The frequencies are geometric from pi (one period spans the window) to pi x half-window (neighbouring
 cells half a period apart), so every frequency resolves something. The reference found Fourier positions
 better than learned position embeddings or RoPE, and 8 frequencies better than 4.
+
+`mlp` > 0 passes each token through a 2-layer MLP (GELU) of that width. Without it a token's key and value are
+linear in [what, where] after LayerNorm, so a latent that attends broadly (as every latent does at
+initialisation) averages "what" and "where" separately and cannot tell a mine to the north from a wall to
+the north: the binding must wait for attention to sharpen. The MLP binds them per token. It runs once per
+distinct token (see TokenShim), so it costs little.
 """
 
 from __future__ import annotations
@@ -31,16 +37,18 @@ class FourierTokenEmbed(Component):
     in_keys = ("tok_feature", "tok_pos", "tok_value")
     out_keys = ("tokens",)
 
-    def __init__(self, table_size: int, half_window: int, feature_dim: int = 16, frequencies: int = 8):
+    def __init__(self, table_size: int, half_window: int, feature_dim: int = 16, frequencies: int = 8, mlp: int = 0):
         super().__init__()
         self.embed = nn.Embedding(table_size, feature_dim)
         nn.init.normal_(self.embed.weight, std=1.0 / math.sqrt(feature_dim))
         self.register_buffer("freqs", fourier_frequencies(frequencies, half_window), persistent=False)
-        self.out_dim = feature_dim + 4 * frequencies + 1
+        raw_dim = feature_dim + 4 * frequencies + 1
+        self.mlp = nn.Sequential(nn.Linear(raw_dim, mlp), nn.GELU(), nn.Linear(mlp, mlp)) if mlp > 0 else nn.Identity()
+        self.out_dim = mlp if mlp > 0 else raw_dim
 
     def embed_tokens(self, feature: torch.Tensor, pos: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
         angles = (pos.unsqueeze(-1) * self.freqs).flatten(-2)  # [..., 2F]
-        return torch.cat((self.embed(feature), angles.sin(), angles.cos(), value.unsqueeze(-1)), dim=-1)
+        return self.mlp(torch.cat((self.embed(feature), angles.sin(), angles.cos(), value.unsqueeze(-1)), dim=-1))
 
     def forward(self, td: TensorDict) -> TensorDict:
         if "tok_first" in td.keys():

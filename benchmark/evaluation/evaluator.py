@@ -18,6 +18,8 @@ from scipy import stats as sps
 from benchmark.architectures import get_architecture, load_architectures_module
 from benchmark.atomic import atomic_write_json
 from benchmark.components.base import ObsSpec
+from benchmark.evaluation.baselines import EpisodeRandom, RandomPolicy
+from benchmark.evaluation.scripted import ScriptedPolicy
 from benchmark.levels import get_level
 from benchmark.levels.base import LevelConfig
 from benchmark.policy import Policy
@@ -28,6 +30,8 @@ from benchmark.training.runtime import configure_threads, pick_device
 from benchmark.training.vecenv import BatchedEnv, EpisodeResult, eval_seed
 
 EVAL_FILE = "eval.json"
+# the fixed policies every level is scored against (0 = random, 1 = scripted expert)
+BASELINES = ("random", "scripted")
 DEFAULT_EPISODES = 16
 
 
@@ -55,17 +59,6 @@ def summarize(episodes: list[EpisodeResult]) -> dict:
             "hearts_per_agent": [e.hearts_per_agent for e in episodes],
         },
     }
-
-
-class RandomPolicy:
-    """Uniform random actions from a seeded generator: the baseline every report normalises against."""
-
-    def __init__(self, num_actions: int, seed: int):
-        self.num_actions = num_actions
-        self.rng = np.random.default_rng(seed)
-
-    def act(self, obs: np.ndarray, reset: np.ndarray) -> np.ndarray:
-        return self.rng.integers(0, self.num_actions, size=obs.shape[0])
 
 
 class TrainedPolicy:
@@ -136,14 +129,16 @@ def evaluate(
     configure_threads(threads, role="eval")
     device = pick_device(device_name)
     started = time.time()
-    if policy_kind == "random":
+    if policy_kind in BASELINES:
         if level_name is None:
-            raise ValueError("the random policy needs --level")
+            raise ValueError(f"the {policy_kind} policy needs --level")
         level = get_level(level_name)
-        arch_name, ckpt_step, train_cfg = "random", 0, {}
+        arch_name, ckpt_step, train_cfg = policy_kind, 0, {}
 
         def make_actor(env: BatchedEnv):
-            return RandomPolicy(env.spec.num_actions, seed)
+            if policy_kind == "scripted":
+                return ScriptedPolicy(level, env.spec, EpisodeRandom(seed, env.num_sims, env.agents))
+            return RandomPolicy(env.spec.num_actions, seed, env.num_sims, env.agents)
     elif policy_kind == "trained":
         if run_dir is None:
             raise ValueError("evaluating a trained policy needs --run DIR")
@@ -158,7 +153,7 @@ def evaluate(
         def make_actor(env: BatchedEnv):
             return TrainedPolicy(load_policy(ckpt, env.spec, device), device, env.num_rows, seed)
     else:
-        raise ValueError(f"unknown policy {policy_kind!r}; valid: trained, random")
+        raise ValueError(f"unknown policy {policy_kind!r}; valid: trained, {', '.join(BASELINES)}")
 
     sims = {sim: summarize(run_episodes(level, sim, episodes, make_actor)) for sim in level.evaluations}
     result = {

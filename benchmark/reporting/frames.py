@@ -11,6 +11,8 @@ import pandas as pd
 METRICS: tuple[str, ...] = ("reward_per_agent", "hearts_per_agent")
 KEYS: tuple[str, ...] = ("architecture", "level", "seed")
 SCORE_COLUMNS: tuple[str, ...] = (*KEYS, *METRICS, *(f"random_{m}" for m in METRICS))
+# the fixed reference scale (benchmark/levels/references.json): optional, NaN when a frame has none
+REFERENCE_COLUMNS: tuple[str, ...] = (*(f"ref_random_{m}" for m in METRICS), *(f"scripted_{m}" for m in METRICS))
 CURVE_COLUMNS: tuple[str, ...] = (*KEYS, "agent_steps", *METRICS)
 THROUGHPUT_COLUMNS: tuple[str, ...] = (
     *KEYS,
@@ -36,7 +38,10 @@ def check_scores(scores: pd.DataFrame) -> pd.DataFrame:
     out["architecture"] = out["architecture"].astype(str)
     out["level"] = out["level"].astype(str)
     out["seed"] = out["seed"].astype(int)
-    for column in SCORE_COLUMNS[3:]:
+    for column in REFERENCE_COLUMNS:
+        if column not in out.columns:
+            out[column] = np.nan
+    for column in (*SCORE_COLUMNS[3:], *REFERENCE_COLUMNS):
         out[column] = out[column].astype(float)
     finite = np.isfinite(out[list(METRICS)].to_numpy(dtype=float)).all(axis=1)
     if "status" not in out.columns:

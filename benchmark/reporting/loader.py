@@ -15,6 +15,9 @@ from typing import Any
 import pandas as pd
 
 from benchmark.errors import UsageError, unknown_name
+from benchmark.levels.references import describe_references, load_references, reference_score
+from benchmark.reporting.frames import REFERENCE_COLUMNS
+from benchmark.reporting.plots import SCALES
 
 LEDGER = "benchmark_results.json"
 NAN = math.nan
@@ -62,8 +65,12 @@ def _simulations(run: dict, baselines: dict) -> list[str]:
     return list(level.evaluations) if level else ["basic"]
 
 
-def frames(ledger: dict[str, Any], root: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(scores, curves, throughput) as `benchmark.reporting` documents them."""
+def frames(
+    ledger: dict[str, Any], root: Path, references: dict | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(scores, curves, throughput) as `benchmark.reporting` documents them; `references` (default: the
+    shipped file) gives every score row its level's fixed reference scores."""
+    references = load_references() if references is None else references
     baselines = ledger.get("baselines", {})
     scores, curves, throughput = [], [], []
     for run in ledger.get("runs", []):
@@ -85,6 +92,11 @@ def frames(ledger: dict[str, Any], root: Path) -> tuple[pd.DataFrame, pd.DataFra
                     "hearts_per_agent": got["hearts_per_agent"]["mean"] if got else NAN,
                     "random_reward_per_agent": rnd["reward_per_agent"]["mean"] if rnd else NAN,
                     "random_hearts_per_agent": rnd["hearts_per_agent"]["mean"] if rnd else NAN,
+                    **{
+                        f"{prefix}_{m}": reference_score(references, level, sim, policy, m)
+                        for prefix, policy in (("ref_random", "random"), ("scripted", "scripted"))
+                        for m in ("reward_per_agent", "hearts_per_agent")
+                    },
                 }
             )
         train = run["training"].get("metrics")
@@ -126,6 +138,7 @@ def frames(ledger: dict[str, Any], root: Path) -> tuple[pd.DataFrame, pd.DataFra
         "hearts_per_agent",
         "random_reward_per_agent",
         "random_hearts_per_agent",
+        *REFERENCE_COLUMNS,
     ]
     curve_cols = ["architecture", "level", "seed", "agent_steps", "reward_per_agent", "hearts_per_agent"]
     tp_cols = ["architecture", "level", "seed", "parameters", "train_sps", "train_seconds", "eval_seconds", "device"]
@@ -168,13 +181,16 @@ def trained_steps(ledger: dict) -> str:
     return f"{trained} trained ({asked:,} asked)"
 
 
-def build_report(experiment_id: str, output_dir: Path = Path("results"), reps: int = 50_000) -> dict[str, Path]:
+def build_report(
+    experiment_id: str, output_dir: Path = Path("results"), reps: int = 50_000, normalise: str = "reference"
+) -> dict[str, Path]:
     """Write `<output_dir>/<experiment_id>/report/` from the ledger; works on a partial ledger too."""
     from benchmark.reporting.render import write_report
 
     root = Path(output_dir) / experiment_id
     ledger = load_ledger(root / LEDGER)
-    scores, curves, throughput = frames(ledger, root)
+    references = load_references()
+    scores, curves, throughput = frames(ledger, root, references)
     if scores.empty:
         raise UsageError(f"{root / LEDGER} has no runs yet: nothing to report")
     env = ledger.get("environment", {})
@@ -185,7 +201,16 @@ def build_report(experiment_id: str, output_dir: Path = Path("results"), reps: i
         "ended": ledger.get("end_time") or "not finished (partial report)",
         "git commit": env.get("git_commit"),
         "versions": f"python {env.get('python')}, torch {env.get('torch')}, mettagrid {env.get('mettagrid')}",
+        "normalisation": SCALES[normalise],
+        "reference scores": describe_references(references),
     }
     return write_report(
-        scores, curves, throughput, root / "report", f"archbench report: {experiment_id}", meta, reps=reps
+        scores,
+        curves,
+        throughput,
+        root / "report",
+        f"archbench report: {experiment_id}",
+        meta,
+        reps=reps,
+        normalise=normalise,
     )

@@ -29,7 +29,8 @@ _STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
-NORMALIZED_LABEL = "normalised score (0 = random policy, 1 = best architecture)"
+# what 0 and 1 mean on each normalisation (see stats.normalization_reference)
+SCALES = {"reference": "0 = random policy, 1 = scripted expert", "best": "0 = random policy, 1 = best architecture"}
 AGGREGATE_TITLES = {
     "iqm": "IQM",
     "median": "Median",
@@ -80,6 +81,7 @@ def plot_ranking(
     path: Path | str,
     colors: Mapping[str, object] | None = None,
     confidence: float = 0.95,
+    normalise: str = "reference",
 ) -> Path:
     """One panel per aggregate (IQM, median, mean, optimality gap): point estimate with its CI as a bar."""
     colors = colors or architecture_colors(ranking["architecture"].tolist())
@@ -109,11 +111,13 @@ def plot_ranking(
             ax.set_yticks(range(len(names)), names)
             ax.set_ylim(-0.6, len(names) - 0.4)
             ax.grid(axis="x", alpha=0.3)
-        figure.supxlabel(f"{NORMALIZED_LABEL}; bars: {confidence:.0%} stratified-bootstrap CI", fontsize=10)
+        figure.supxlabel(
+            f"normalised score ({SCALES[normalise]}); bars: {confidence:.0%} stratified-bootstrap CI", fontsize=10
+        )
         return _save(figure, path)
 
 
-def plot_level_heatmap(matrix: pd.DataFrame, path: Path | str) -> Path:
+def plot_level_heatmap(matrix: pd.DataFrame, path: Path | str, normalise: str = "reference") -> Path:
     """Annotated level x architecture heat map of mean normalised score; grey cells have no score."""
     levels, archs = list(matrix.index), list(matrix.columns)
     with _figure(3.0 + 1.25 * max(len(archs), 1), 1.6 + 0.5 * max(len(levels), 1)) as figure:
@@ -135,7 +139,7 @@ def plot_level_heatmap(matrix: pd.DataFrame, path: Path | str) -> Path:
         ax.set_yticks(range(len(levels)), levels)
         ax.set_xlabel("architecture")
         ax.set_ylabel("level")
-        ax.set_title("Mean normalised score per level\n(0 = random policy, 1 = best architecture)")
+        ax.set_title(f"Mean normalised score per level\n({SCALES[normalise]})")
         ax.spines[:].set_visible(False)
         figure.colorbar(image, ax=ax, label="normalised score")
         return _save(figure, path)
@@ -271,6 +275,7 @@ def plot_performance_profile(
     path: Path | str,
     colors: Mapping[str, object] | None = None,
     confidence: float = 0.95,
+    normalise: str = "reference",
 ) -> Path:
     """Fraction of runs with normalised score above tau, per architecture, with its CI band."""
     colors = colors or architecture_colors(profile["architecture"].unique().tolist())
@@ -282,10 +287,36 @@ def plot_performance_profile(
         for arch, group in profile.groupby("architecture", sort=True):
             ax.plot(group["tau"], group["fraction"], color=colors[arch], linewidth=1.8, label=arch)
             ax.fill_between(group["tau"], group["low"], group["high"], color=colors[arch], alpha=0.2)
-        ax.set_xlabel("normalised score threshold \u03c4")
+        ax.set_xlabel(f"normalised score threshold \u03c4 ({SCALES[normalise]})")
         ax.set_ylabel("fraction of runs with score > \u03c4")
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(f"Performance profile (band: {confidence:.0%} stratified-bootstrap CI)")
         ax.grid(alpha=0.3)
         ax.legend(frameon=False)
+        return _save(figure, path)
+
+
+def plot_ladder(ladder: pd.DataFrame, path: Path | str, metric: str = "reward_per_agent") -> Path:
+    """Per level: the random policy, the best architecture and the scripted expert on the raw metric (log
+    scale: the levels' economies differ by orders of magnitude), so a reader sees where learning gets hard."""
+    with _figure(7.0, 1.4 + 0.55 * max(len(ladder), 1)) as figure:
+        ax = figure.subplots()
+        if ladder.empty or not np.isfinite(ladder[["random", "scripted"]].to_numpy(float)).any():
+            _empty(ax, "no reference scores")
+            return _save(figure, path)
+        levels = ladder["level"].tolist()[::-1]
+        rows = ladder.set_index("level")
+        y = np.arange(len(levels))
+        series = (("random", "random policy", "0.6"), ("best_raw", "best architecture", "tab:blue"),
+                  ("scripted", "scripted expert", "tab:orange"))  # fmt: skip
+        for k, (column, label, color) in enumerate(series):
+            values = rows.loc[levels, column].to_numpy(dtype=float)
+            ax.barh(y + (k - 1) * 0.27, np.where(np.isfinite(values), values, 0.0), height=0.25, color=color,
+                    label=label)  # fmt: skip
+        ax.set_yticks(y, levels)
+        ax.set_xscale("symlog", linthresh=0.1)
+        ax.set_xlabel(f"{metric.replace('_', ' ')} (raw, symmetric log scale)")
+        ax.set_title("Difficulty ladder: random, best architecture and scripted expert per level")
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(frameon=False, loc="lower right")
         return _save(figure, path)

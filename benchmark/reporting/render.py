@@ -22,6 +22,7 @@ from benchmark.reporting.tables import build_tables, improvement_matrix, write_c
 SECTION_TITLES: tuple[str, ...] = (
     "Summary and ranking",
     "Per-level scores",
+    "Difficulty ladder",
     "Probability of improvement",
     "Learning curves",
     "Throughput and cost",
@@ -123,6 +124,22 @@ def _level_raw_display(level_raw: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _ladder_display(ladder: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "level": ladder["level"],
+            "random": ladder["random"].map(lambda v: _num(v, 3)),
+            "scripted expert": ladder["scripted"].map(lambda v: _num(v, 3)),
+            "scripted / random": ladder["scripted_over_random"].map(
+                lambda v: _num(v, 1) + "x" if np.isfinite(v) else "n/a"
+            ),
+            "best architecture": ladder["best_architecture"].replace("", "none"),
+            "its raw score": ladder["best_raw"].map(lambda v: _num(v, 3)),
+            "its normalised score": ladder["best_normalized"].map(_num),
+        }
+    )
+
+
 def _improvement_display(improvement: pd.DataFrame) -> pd.DataFrame:
     matrix = improvement_matrix(improvement)
     if matrix.empty:
@@ -177,12 +194,30 @@ def _notes(scores: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> list[str
     return notes
 
 
-def _method_notes(metric: str, confidence: float, reps: int, poi_reps: int, runs: str, levels: str) -> tuple[str, ...]:
+def _normalisation_note(metric: str, normalise: str, references: str) -> str:
+    if normalise == "reference":
+        return (
+            f"Normalisation (metric `{metric}`, the default `--normalise reference`): per level and evaluation, 0 "
+            "is the uniform-random policy and 1 the scripted expert, both measured on the fixed evaluation "
+            f"episodes and shipped with the package ({references}). The scale is fixed, so experiments run at "
+            "different times (with the same reference file) are comparable, a grid of one architecture is "
+            "ranked, and a score above 1 beats the script. `archbench report X --normalise best` shows the "
+            "scale relative to this grid instead."
+        )
+    return (
+        f"Normalisation (metric `{metric}`, `--normalise best`): per level, 0 is the uniform-random policy's "
+        "score on the same evaluation episodes and 1 is the best architecture's mean over seeds, so scores are "
+        "relative to this grid only; a level where no architecture beats random (or with no random score) is "
+        "not normalised and is left out. The default scale (`--normalise reference`) is fixed across experiments."
+    )
+
+
+def _method_notes(
+    metric: str, confidence: float, reps: int, poi_reps: int, runs: str, levels: str, normalise: str, references: str
+) -> tuple[str, ...]:
     """How the numbers were made, in words, with the counts a reader needs to judge them."""
     return (
-        f"Normalisation (metric `{metric}`): per level, 0 is the uniform-random policy's score on the same "
-        "evaluation episodes and 1 is the best architecture's mean over seeds; a level where no architecture "
-        "beats random (or with no random score) is not normalised and is left out.",
+        _normalisation_note(metric, normalise, references),
         "Aggregates follow rliable: IQM (25% trimmed mean) and optimality gap (gamma = 1) pool all runs of "
         "all levels; median and mean are taken over per-level mean scores.",
         f"Confidence intervals: {confidence:.0%} percentile intervals of a stratified bootstrap (seeds "
@@ -206,6 +241,8 @@ def _headline(ranking: pd.DataFrame, metric: str, levels: int) -> str:
 
     top = ranking.iloc[0]
     text = f"Best by IQM of normalised {metric.replace('_', ' ')} over {levels} level(s): {interval(top)}."
+    if ranking["iqm"].iloc[0] > 1:
+        text += " Above 1 on the reference scale: better than the scripted expert."
     if len(ranking) > 1 and np.isfinite(ranking["iqm"].iloc[1]):
         second = ranking.iloc[1]
         verdict = (
@@ -226,6 +263,7 @@ def _sections(
     reps: int,
     poi_reps: int,
     confidence: float,
+    normalise: str,
 ) -> list[Section]:
     ranking, completeness = tables["ranking"], tables["completeness"]
     ok = scores[usable(scores)]
@@ -259,6 +297,14 @@ def _sections(
         ),
         Table(_improvement_display(tables["improvement"])),
     ]
+    ladder = [
+        Paragraph(
+            f"Per level, raw {metric.replace('_', ' ')}: the random policy and the scripted expert (the reference "
+            "file) and the best architecture of this grid, by mean normalised score."
+        ),
+        Table(_ladder_display(tables["ladder"])),
+        Image(figures["ladder"], "Difficulty ladder"),
+    ]
     curves = [Image(figures["learning_curves"], "Learning curves")]
     cost = [
         Paragraph("Hours are (train + eval seconds) / 3600 summed over every run, failed runs included."),
@@ -276,13 +322,24 @@ def _sections(
     completeness_blocks += [Table(tables["excluded_levels"], "Levels left out of aggregates")]
     runs = ", ".join(f"{r.architecture}: {r.runs}" for r in ranking.itertuples(index=False))
     method = [
-        Bullets(_method_notes(metric, confidence, reps, poi_reps, runs or "none", ", ".join(used) or "none")),
+        Bullets(
+            _method_notes(
+                metric,
+                confidence,
+                reps,
+                poi_reps,
+                runs or "none",
+                ", ".join(used) or "none",
+                normalise,
+                str(meta.get("reference scores", "reference file not recorded")),
+            )
+        ),
         Table(
             tables["normalization"].map(lambda v: _num(v, 3) if isinstance(v, float) else v),
             "Normalisation reference per level (raw metric values)",
         ),
     ]
-    blocks = [summary, per_level, poi, curves, cost, completeness_blocks, method]
+    blocks = [summary, per_level, ladder, poi, curves, cost, completeness_blocks, method]
     return [Section(title, tuple(b)) for title, b in zip(SECTION_TITLES, blocks, strict=True)]
 
 
@@ -298,23 +355,27 @@ def write_report(
     poi_reps: int = 2_000,
     confidence: float = 0.95,
     seed: int = 0,
+    normalise: str = "reference",
 ) -> dict[str, Path]:
     """Write tables/*.csv, figures/*.png, report.md, report.html and marl_eval.json; return them by name."""
     out = Path(out_dir)
     scores, curves, throughput = check_scores(scores), check_curves(curves), check_throughput(throughput)
-    tables = build_tables(scores, throughput, metric, reps, poi_reps, confidence, seed)
+    tables = build_tables(scores, throughput, metric, reps, poi_reps, confidence, seed, normalise)
     paths = {f"tables/{p.name}": p for p in write_csvs(tables, out / "tables")}
     colors = plots.architecture_colors([*scores["architecture"], *curves["architecture"], *throughput["architecture"]])
     fig = out / "figures"
     figures = {
-        "ranking": plots.plot_ranking(tables["ranking"], fig / "ranking.png", colors, confidence),
-        "profile": plots.plot_performance_profile(tables["profile"], fig / "profile.png", colors, confidence),
-        "level_heatmap": plots.plot_level_heatmap(tables["level_matrix"], fig / "level_heatmap.png"),
+        "ranking": plots.plot_ranking(tables["ranking"], fig / "ranking.png", colors, confidence, normalise),
+        "profile": plots.plot_performance_profile(
+            tables["profile"], fig / "profile.png", colors, confidence, normalise
+        ),
+        "level_heatmap": plots.plot_level_heatmap(tables["level_matrix"], fig / "level_heatmap.png", normalise),
+        "ladder": plots.plot_ladder(tables["ladder"], fig / "ladder.png", metric),
         "learning_curves": plots.plot_learning_curves(curves, fig / "learning_curves.png", metric, colors),
         "throughput": plots.plot_throughput(tables["throughput"], fig / "throughput.png", colors),
     }
     paths |= {f"figures/{p.name}": p for p in figures.values()}
-    sections = _sections(scores, tables, figures, meta, metric, reps, poi_reps, confidence)
+    sections = _sections(scores, tables, figures, meta, metric, reps, poi_reps, confidence, normalise)
     paths["report.md"] = out / "report.md"
     paths["report.md"].write_text(to_markdown(title, sections, out), encoding="utf-8")
     paths["report.html"] = out / "report.html"

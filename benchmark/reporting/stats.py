@@ -41,32 +41,56 @@ class Estimate(NamedTuple):
 
 
 # --- normalisation ---
-def normalization_reference(scores: pd.DataFrame, metric: str = "reward_per_agent") -> pd.DataFrame:
-    """Per level: the random policy's score (0), the best architecture's mean-over-seeds score (1), validity.
+NORMALISATIONS: tuple[str, ...] = ("reference", "best")
 
-    A level cannot be normalised when it has no random score, no successful cell, or when the best
-    architecture does not beat the random policy (best - random <= 1e-9 * max(1, |random|, |best|)); then
-    `valid` is False, `note` says why, and every normalised score of that level is NaN.
+
+def first_finite(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    return float(values[0]) if values.size else float("nan")
+
+
+def normalization_reference(
+    scores: pd.DataFrame, metric: str = "reward_per_agent", normalise: str = "reference"
+) -> pd.DataFrame:
+    """Per level: the score mapped to 0 (`random`), the one mapped to 1 (`best`), validity.
+
+    `normalise="reference"` (the default): 0 is the random policy and 1 the scripted expert, both from the
+    shipped reference file (columns `ref_random_*`, `scripted_*`): a fixed scale, the same in every experiment,
+    on which a score above 1 beats the script. `normalise="best"`: 0 is this experiment's random baseline and 1
+    the best architecture's mean over seeds (relative to whatever else was run).
+
+    A level cannot be normalised when an anchor is missing or the top anchor does not beat the random one
+    (top - random <= 1e-9 * max(1, |random|, |top|)); then `valid` is False, `note` says why, and every
+    normalised score of that level is NaN.
     """
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if normalise not in NORMALISATIONS:
+        raise ValueError(f"normalise must be one of {NORMALISATIONS}, got {normalise!r}")
     scores = check_scores(scores)
     ok = scores[usable(scores)]
     rows = []
     for level in sorted(scores["level"].unique()):
-        randoms = scores.loc[scores["level"] == level, f"random_{metric}"].to_numpy(dtype=float)
-        randoms = randoms[np.isfinite(randoms)]
-        random = float(randoms[0]) if randoms.size else float("nan")
+        at = scores["level"] == level
         means = ok[ok["level"] == level].groupby("architecture")[metric].mean()
         best_arch = str(means.idxmax()) if len(means) else ""
-        best = float(means.max()) if len(means) else float("nan")
         note = ""
-        if not np.isfinite(random):
-            note = "no random-policy score"
-        elif not np.isfinite(best):
-            note = "no successful cell"
-        elif best - random <= 1e-9 * max(1.0, abs(random), abs(best)):
-            note = "no architecture beat the random policy"
+        if normalise == "reference":
+            random = first_finite(scores.loc[at, f"ref_random_{metric}"].to_numpy(dtype=float))
+            best = first_finite(scores.loc[at, f"scripted_{metric}"].to_numpy(dtype=float))
+            if not (np.isfinite(random) and np.isfinite(best)):
+                note = "no reference score (run `archbench references`)"
+            elif best - random <= 1e-9 * max(1.0, abs(random), abs(best)):
+                note = "the scripted expert does not beat the random policy"
+        else:
+            random = first_finite(scores.loc[at, f"random_{metric}"].to_numpy(dtype=float))
+            best = float(means.max()) if len(means) else float("nan")
+            if not np.isfinite(random):
+                note = "no random-policy score"
+            elif not np.isfinite(best):
+                note = "no successful cell"
+            elif best - random <= 1e-9 * max(1.0, abs(random), abs(best)):
+                note = "no architecture beat the random policy"
         rows.append(
             {
                 "level": level,
@@ -81,13 +105,16 @@ def normalization_reference(scores: pd.DataFrame, metric: str = "reward_per_agen
     return pd.DataFrame(rows, columns=columns)
 
 
-def normalize_scores(scores: pd.DataFrame, metric: str = "reward_per_agent") -> pd.DataFrame:
-    """Copy of `scores` with `normalized` = (score - random) / (best - random), per level.
+def normalize_scores(
+    scores: pd.DataFrame, metric: str = "reward_per_agent", normalise: str = "reference"
+) -> pd.DataFrame:
+    """Copy of `scores` with `normalized` = (score - random) / (best - random), per level (see
+    `normalization_reference` for the two scales).
 
     NaN where the cell is not usable (not a success, or NaN score) or the level cannot be normalised (see
     `normalization_reference`); such levels must be reported, never silently compared.
     """
-    reference = normalization_reference(scores, metric).set_index("level")
+    reference = normalization_reference(scores, metric, normalise).set_index("level")
     out = check_scores(scores)
     random = out["level"].map(reference["random"]).to_numpy(dtype=float)
     best = out["level"].map(reference["best"]).to_numpy(dtype=float)

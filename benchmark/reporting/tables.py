@@ -253,11 +253,12 @@ def build_tables(
     poi_reps: int = 2_000,
     confidence: float = 0.95,
     seed: int = 0,
+    normalise: str = "reference",
 ) -> dict[str, pd.DataFrame]:
     """Every report table, keyed by the CSV name it is written under."""
     scores = check_scores(scores)
-    reference = stats.normalization_reference(scores, metric)
-    normalized = stats.normalize_scores(scores, metric)
+    reference = stats.normalization_reference(scores, metric, normalise)
+    normalized = stats.normalize_scores(scores, metric, normalise)
     levels, excluded = analysis_levels(normalized, reference)
     improvement = improvement_table(normalized, levels, poi_reps, confidence, seed)
     return {
@@ -265,6 +266,7 @@ def build_tables(
         "level_matrix": level_matrix(normalized),
         "level_raw": level_raw_table(normalized),
         "normalization": reference,
+        "ladder": ladder_table(normalized, metric),
         "excluded_levels": excluded,
         "improvement": improvement,
         "improvement_matrix": improvement_matrix(improvement),
@@ -273,6 +275,31 @@ def build_tables(
         "completeness": completeness_table(scores),
         "normalized_scores": normalized,
     }
+
+
+def ladder_table(normalized: pd.DataFrame, metric: str = "reward_per_agent") -> pd.DataFrame:
+    """Per level (in order): the reference random and scripted scores, their ratio, and the best architecture by
+    mean normalised score: where learning gets hard, at a glance."""
+    rows = []
+    for level in sorted(normalized["level"].unique()):
+        at = normalized[normalized["level"] == level]
+        random = stats.first_finite(at[f"ref_random_{metric}"].to_numpy(dtype=float))
+        scripted = stats.first_finite(at[f"scripted_{metric}"].to_numpy(dtype=float))
+        means = at[np.isfinite(at["normalized"])].groupby("architecture")["normalized"].mean()
+        best = str(means.idxmax()) if len(means) else ""
+        rows.append(
+            {
+                "level": level,
+                "random": random,
+                "scripted": scripted,
+                "scripted_over_random": scripted / random if random > 0 else np.nan,
+                "best_architecture": best,
+                "best_normalized": float(means.max()) if len(means) else np.nan,
+                "best_raw": float(at.loc[at["architecture"] == best, metric].mean()) if best else np.nan,
+            }
+        )
+    columns = ["level", "random", "scripted", "scripted_over_random", "best_architecture", "best_normalized"]
+    return pd.DataFrame(rows, columns=[*columns, "best_raw"])
 
 
 def write_csvs(tables: Mapping[str, pd.DataFrame], directory: Path | str) -> list[Path]:

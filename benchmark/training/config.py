@@ -41,7 +41,9 @@ class TrainConfig(BaseModel):
     )
     threads: int | None = Field(None, ge=1, description="torch threads (default: the CPUs this process may use)")
     checkpoint_seconds: float = Field(60.0, gt=0, description="wall time between periodic checkpoints")
-    log_seconds: float = Field(5.0, ge=0, description="wall time between metrics lines")
+    log_seconds: float = Field(
+        0.0, ge=0, description="least wall time between metrics lines (0: every update, so a short run has a curve)"
+    )
     wandb_mode: Literal["offline", "online", "disabled"] = Field("disabled")
     wandb_project: str = Field("archbench")
     experiment_id: str | None = Field(None, description="W&B group; set by the controller")
