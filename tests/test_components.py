@@ -148,7 +148,7 @@ def test_relative_attention_matches_a_naive_loop():
     torch.testing.assert_close(got, attn.out(want.flatten(-2)), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["vit", "transformer", "agalite"])
+@pytest.mark.parametrize("name", ["vit", "transformer", "agalite", "vit+token_mlp"])
 def test_distinct_token_path_equals_computing_every_slot(name):
     """Embedding, LayerNorm and K/V once per distinct token is the same function as once per slot,
     gradients included; and a batch really holds far fewer distinct tokens than real ones."""
@@ -158,7 +158,12 @@ def test_distinct_token_path_equals_computing_every_slot(name):
 
     tokens, spec = collect_tokens(4, num_sims=1)
     torch.manual_seed(0)
-    policy = Policy(ARCHITECTURES[name], spec)
+    base, _, option = name.partition("+")
+    arch = ARCHITECTURES[base]
+    if option:  # the per-token MLP also runs once per distinct token
+        arch = arch.model_copy(update={"encoder": arch.encoder.model_copy(update={"token_mlp": 48})})
+    policy = Policy(arch, spec)
+    assert not option or policy.encoder[1].out_dim == 48
     obs = policy.prepare(tokens.flatten(0, 1)).view(*tokens.shape[:2], *tokens.shape[2:])
     reset = torch.zeros(obs.shape[:2], dtype=torch.bool)
     outputs = {}

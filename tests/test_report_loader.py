@@ -4,8 +4,11 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from benchmark.levels.references import load_references
 from benchmark.reporting.loader import build_report, frames
 
 
@@ -95,6 +98,25 @@ def test_frames_hold_every_cell_and_the_random_baseline(tmp_path):
     assert len(failed) == 1 and "out of memory" in failed.iloc[0]["status"]
     assert failed["reward_per_agent"].isna().all()
     assert (scores["random_reward_per_agent"] == 4.0).all()
+    refs = load_references()["levels"]["level_1_basic"]["basic"]  # the shipped fixed scale reaches every row
+    assert (scores["scripted_reward_per_agent"] == refs["scripted"]["reward_per_agent"]["mean"]).all()
+    assert (scores["ref_random_hearts_per_agent"] == refs["random"]["hearts_per_agent"]["mean"]).all()
+
+
+def test_report_ranks_on_the_reference_scale_by_default_and_on_the_grid_on_request(tmp_path):
+    make_ledger(tmp_path / "x")
+    refs = load_references()["levels"]["level_1_basic"]["basic"]
+    zero, one = (refs[p]["reward_per_agent"]["mean"] for p in ("random", "scripted"))
+    paths = build_report("x", tmp_path, reps=2000)
+    ranking = pd.read_csv(paths["tables/ranking.csv"]).set_index("architecture")
+    fast = np.mean([(8.0 - zero) / (one - zero), (9.0 - zero) / (one - zero)])  # fast scored 8 and 9
+    assert ranking.loc["fast", "mean"] == pytest.approx(fast)
+    md = paths["report.md"].read_text()
+    assert "1 = scripted expert" in md and "## Difficulty ladder" in md and "references.json of" in md
+    best = build_report("x", tmp_path, reps=2000, normalise="best")
+    ranking = pd.read_csv(best["tables/ranking.csv"]).set_index("architecture")
+    assert ranking.loc["fast", "mean"] == pytest.approx(1.0)  # the grid's best is 1 on that view
+    assert "1 = best architecture" in best["report.md"].read_text()
 
 
 def test_report_from_a_ledger_with_a_failed_run_lists_the_hole(tmp_path):
