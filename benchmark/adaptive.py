@@ -4,7 +4,7 @@ The same command is `archbench run ...`. Every (architecture, level, seed) becom
 an evaluation job; each level also gets one random-policy baseline. Results: <output-dir>/X/benchmark_results.json.
 Re-running the same command resumes: finished jobs are not run again.
 
-    python benchmark/adaptive.py --recipe smoke                       # the small README example (~2 min on 2 cores)
+    python benchmark/adaptive.py --recipe first                       # the README first run (~3 min on 2 cores)
     python benchmark/adaptive.py --experiment-id demo --timesteps 200000 --local --max-parallel 2 \\
         --architectures fast --levels level_1_basic --seeds-per-level 2
     python benchmark/adaptive.py --recipe full --dry-run               # the plan and a time estimate only
@@ -66,7 +66,7 @@ def run(
         typer.Option("--extend", help="resuming: add the --architectures, --levels or --seeds-per-level given"),
     ] = None,
     recipe: Annotated[
-        str | None, typer.Option(help="a named experiment: recipes/NAME.toml (smoke, quick, full); flags override it")
+        str | None, typer.Option(help="a named experiment: recipes/NAME.toml (first, smoke, quick, full); flags win")
     ] = None,
     episodes: Annotated[
         int | None, typer.Option(parser=parse_count, help="evaluation episodes per simulation (default 16)")

@@ -131,7 +131,7 @@ def test_bad_recipes(capsys, tmp_path):
 def test_shipped_recipes_load_and_flags_override_them():
     from benchmark.orchestration.options import load_recipe, resolve_options
 
-    for name in ("smoke", "quick", "full"):
+    for name in ("first", "smoke", "quick", "full"):
         assert load_recipe(name)["experiment_id"] == name
     opts = resolve_options({"recipe": "smoke", "seeds_per_level": 2, "experiment_id": "mine"})
     assert (opts.experiment_id, opts.seeds_per_level, opts.local, opts.levels) == ("mine", 2, True, ["level_1_basic"])

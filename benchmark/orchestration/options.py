@@ -141,13 +141,13 @@ def resolve_options(flags: dict[str, Any]) -> ExperimentOptions:
         values.update(load_recipe(given["recipe"]))
     values.update(given)
     if "experiment_id" not in values:
-        raise UsageError("missing --experiment-id (or a --recipe that sets it, e.g. --recipe smoke)")
+        raise UsageError("missing --experiment-id (or a --recipe that sets it, e.g. --recipe first)")
     if isinstance(values["experiment_id"], str):
         stored = ledger_config(Path(values.get("output_dir") or "results"), values["experiment_id"])
         if stored is not None:
             values = reconcile(values, stored, bool(values.get("extend")))
     if "timesteps" not in values:
-        raise UsageError("missing --timesteps (or a --recipe that sets it, e.g. --recipe smoke)")
+        raise UsageError("missing --timesteps (or a --recipe that sets it, e.g. --recipe first)")
     cloud_flags = [f"--{k.replace('_', '-')}" for k in CLOUD_ONLY if k in given]
     if values.get("local") and cloud_flags:  # a recipe may name a cloud setup; a flag given with --local is a slip
         raise UsageError(
