@@ -1,6 +1,7 @@
 """A real (short) PPO training and evaluation, end to end, on the real MettaGrid."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -32,6 +33,9 @@ def test_train_then_evaluate_writes_every_output(tmp_path):
     lines = [json.loads(x) for x in (run / METRICS).read_text().splitlines()]
     assert lines and all(x["agent_steps"] > 0 and x["sps"] > 0 for x in lines)
     assert all(abs(x["policy_loss"]) < 10 and x["value_loss"] >= 0 for x in lines)
+    # a learning-curve point every update, finished episodes or not
+    assert [x["update"] for x in lines] == list(range(1, len(lines) + 1))
+    assert all(math.isfinite(x["rollout_reward_per_agent"]) for x in lines)
     sim = result["simulations"]["basic"]
     assert sim["episodes"] == 2 and len(sim["seeds"]) == 2
     assert sim["reward_per_agent"]["ci_low"] <= sim["reward_per_agent"]["mean"] <= sim["reward_per_agent"]["ci_high"]

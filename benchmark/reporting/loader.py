@@ -105,15 +105,17 @@ def frames(
         if metrics_file.is_file():
             for line in metrics_file.read_text().splitlines():
                 point = json.loads(line) if line.strip() else {}
-                if "reward_per_agent" in point:
+                # reward: the rollout estimate where logged (a point every update), else finished episodes'
+                reward = point.get("rollout_reward_per_agent", point.get("reward_per_agent"))
+                if reward is not None:
                     curves.append(
                         {
                             "architecture": arch,
                             "level": level,
                             "seed": seed,
                             "agent_steps": point["agent_steps"],
-                            "reward_per_agent": point["reward_per_agent"],
-                            "hearts_per_agent": point["hearts_per_agent"],
+                            "reward_per_agent": reward,
+                            "hearts_per_agent": point.get("hearts_per_agent", NAN),
                         }
                     )
         if train:

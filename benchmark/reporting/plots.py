@@ -223,7 +223,12 @@ def plot_learning_curves(
         if not levels:
             axes[0].set_visible(True)
             _empty(axes[0], "no learning curves logged")
-        figure.suptitle(f"Sample efficiency: {label}\n(line: mean over seeds; band: min-max over seeds)")
+        source = (
+            "each update's rollout: mean step reward x episode length"
+            if metric == "reward_per_agent"
+            else ("finished training episodes")
+        )
+        figure.suptitle(f"Sample efficiency: {label} ({source})\nline: mean over seeds; band: min-max over seeds")
         return _save(figure, path)
 
 
@@ -299,7 +304,7 @@ def plot_performance_profile(
 def plot_ladder(ladder: pd.DataFrame, path: Path | str, metric: str = "reward_per_agent") -> Path:
     """Per level: the random policy, the best architecture and the scripted expert on the raw metric (log
     scale: the levels' economies differ by orders of magnitude), so a reader sees where learning gets hard."""
-    with _figure(7.0, 1.4 + 0.55 * max(len(ladder), 1)) as figure:
+    with _figure(7.0, 1.9 + 0.55 * max(len(ladder), 1)) as figure:
         ax = figure.subplots()
         if ladder.empty or not np.isfinite(ladder[["random", "scripted"]].to_numpy(float)).any():
             _empty(ax, "no reference scores")
@@ -318,5 +323,5 @@ def plot_ladder(ladder: pd.DataFrame, path: Path | str, metric: str = "reward_pe
         ax.set_xlabel(f"{metric.replace('_', ' ')} (raw, symmetric log scale)")
         ax.set_title("Difficulty ladder: random, best architecture and scripted expert per level")
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(frameon=False, loc="lower right")
+        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
         return _save(figure, path)

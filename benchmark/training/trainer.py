@@ -285,6 +285,11 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                     **{k: round(float(v), 6) for k, v in stats.items()},
                     **{f"time_{k}": round(v, 3) for k, v in timing.items()},
                 }
+                # every update has a point on the learning curve, finished episodes or not (a short run may
+                # finish none: each simulation's first episode is a shortened warm-up): the mean step reward of
+                # the rollout x the episode length estimates the return per agent, since staggered starts
+                # spread the rows evenly over the episode
+                line["rollout_reward_per_agent"] = round(float(rewards[seg].float().mean()) * level.max_steps, 6)
                 if episodes:
                     line["episodes"] = len(episodes)
                     line["reward_per_agent"] = float(np.mean([e.reward_per_agent for e in episodes]))
