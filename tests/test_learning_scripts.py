@@ -65,3 +65,11 @@ def test_ladder_trains_and_reports_every_evaluation(tmp_path):
     done = script("ladder.py", *argv, "--threads", "1")
     assert "| level_3_medium | 0 | 1,000 / " in done.stdout
     assert "| basic |" in done.stdout and "| combat |" in done.stdout and "within 10M" in done.stdout
+
+
+@pytest.mark.slow
+def test_imitation_clones_the_expert_per_architecture():
+    done = script("imitation.py", "--architectures", "fast,vit", "--episodes", "1", "--record-steps", "130",
+                  "--steps", "10")  # fmt: skip
+    assert "180 expert samples on level_1_basic" in done.stdout
+    assert "fast: held-out accuracy after 2:" in done.stdout and "vit: held-out accuracy" in done.stdout
