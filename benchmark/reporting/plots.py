@@ -223,11 +223,7 @@ def plot_learning_curves(
         if not levels:
             axes[0].set_visible(True)
             _empty(axes[0], "no learning curves logged")
-        source = (
-            "each update's rollout: mean step reward x episode length"
-            if metric == "reward_per_agent"
-            else ("finished training episodes")
-        )
+        source = "from each update's rollout" if metric == "reward_per_agent" else "finished training episodes"
         figure.suptitle(f"Sample efficiency: {label} ({source})\nline: mean over seeds; band: min-max over seeds")
         return _save(figure, path)
 

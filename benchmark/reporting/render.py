@@ -305,7 +305,15 @@ def _sections(
         Table(_ladder_display(tables["ladder"])),
         Image(figures["ladder"], "Difficulty ladder"),
     ]
-    curves = [Image(figures["learning_curves"], "Learning curves")]
+    curves = [
+        Paragraph(
+            "Reward per agent is estimated at every update from its rollout: the mean step reward times the "
+            "episode length (staggered episode starts spread the rows over the episode). A run's first points "
+            "over-count rewards that come early in an episode (a level's starting stock) until the staggered "
+            "starts have spread out, one episode length into the run. Hearts come from finished episodes only."
+        ),
+        Image(figures["learning_curves"], "Learning curves"),
+    ]
     cost = [
         Paragraph("Hours are (train + eval seconds) / 3600 summed over every run, failed runs included."),
         Table(_throughput_display(tables["throughput"])),
