@@ -329,7 +329,7 @@ def references(
             raise UsageError(unknown_name("level", name, LEVELS))
     data = measure_references(names, episodes, progress=console.print)
     path = write_references(data, out or REFERENCES_FILE)
-    console.print(f"reference scores ({episodes} episodes per evaluation) written to {path}")
+    console.print(f"reference scores ({episodes} episodes per evaluation) written to {path}", soft_wrap=True)
 
 
 # ---- `archbench run`: the experiment controller (same command as `python benchmark/adaptive.py`) ----------------

@@ -111,3 +111,20 @@ def test_references_replay_on_level_1() -> None:
 @pytest.mark.parametrize("level", list(LEVELS))
 def test_references_replay_on_every_level(level: str) -> None:
     _replays_reference(level, 2)
+
+
+def test_references_command_writes_and_merges_levels(tmp_path, capsys):
+    from benchmark.cli import main as archbench_main
+
+    out = tmp_path / "refs.json"
+    for level in ("level_1_basic", "level_2_easy"):
+        with pytest.raises(SystemExit) as info:
+            archbench_main(["references", "--levels", level, "--episodes", "1", "--out", str(out)])
+        assert info.value.code in (0, None)
+    assert f"written to {out}" in capsys.readouterr().err
+    refs = load_references(out)
+    assert set(refs["levels"]) == {"level_1_basic", "level_2_easy"} and refs["episodes"] == 1  # merged, not replaced
+    shipped = load_references()["levels"]["level_1_basic"]["basic"]["scripted"]["per_episode"]["reward_per_agent"]
+    assert refs["levels"]["level_1_basic"]["basic"]["scripted"]["per_episode"]["reward_per_agent"] == pytest.approx(
+        shipped[:1]
+    )
