@@ -37,10 +37,8 @@ VIT_HEADS = HeadsConfig(actor_hidden=(256, 256), critic_hidden=(512,))
 # 5e-4 is a starting point, not tuned here.
 ATTENTION_HINTS = TrainerHints(learning_rate=5e-4)
 # bf16 autocast speeds the CNN family up on CPUs with native bf16 (benchmarks/architectures.py --precision);
-# it slowed every perceiver-encoded architecture down, so those stay fp32 under precision "auto".
-# Three passes over each rollout: `fast` on level 1 at 1M agent steps went from 1.07x random reward (1 epoch)
-# to 2.27x (docs/calibration.md); its training time barely grows (stepping and inference dominate).
-CNN_HINTS = TrainerHints(cpu_bf16=True, epochs=3)
+# it slowed every perceiver-encoded architecture down, so those stay fp32 under precision "auto"
+CNN_HINTS = TrainerHints(cpu_bf16=True)
 
 ARCHITECTURES: dict[str, ArchitectureConfig] = {
     "fast": ArchitectureConfig(

@@ -145,7 +145,7 @@ def test_logged_ppo_statistics_are_the_mean_over_the_updates_minibatches(tmp_pat
         return loss, stats
 
     monkeypatch.setattr(trainer, "ppo_loss", spy)
-    out, _ = short_train(tmp_path, timesteps=384)  # one update of 4 minibatches
+    out, _ = short_train(tmp_path, timesteps=384)  # one update: 3 epochs of 4 minibatches
     line = json.loads((out / METRICS).read_text().splitlines()[-1])
-    assert len(seen) == 4 and len(set(seen)) > 1
+    assert len(seen) == 12 and len(set(seen)) > 1
     assert line["policy_loss"] == pytest.approx(float(np.mean(seen)), abs=1e-5)

@@ -16,7 +16,7 @@ from benchmark.evaluation.evaluator import evaluate
 from benchmark.training.config import TrainConfig
 from benchmark.training.trainer import METRICS, SUMMARY, train
 
-TINY = dict(rows=24, bptt=16, minibatches=2, checkpoint_seconds=3600, log_seconds=0.0)
+TINY = dict(rows=24, bptt=16, minibatches=2, epochs=1, checkpoint_seconds=3600, log_seconds=0.0)
 
 
 def tiny_run(tmp: Path, seed: int, steps: int = 24 * 16 * 4) -> dict:
