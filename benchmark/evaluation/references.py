@@ -55,5 +55,6 @@ def write_references(data: dict, path: Path = REFERENCES_FILE) -> Path:
         old = load_references(path)
         if (old.get("episodes"), old.get("mettagrid")) == (data["episodes"], data["mettagrid"]):
             data = {**data, "levels": {**old["levels"], **data["levels"]}}
+    data.pop("sha256", None)  # a property of the written file, added when it is read
     atomic_write_json(path, data)
     return path
