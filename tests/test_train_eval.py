@@ -72,6 +72,8 @@ def test_training_killed_with_sigkill_resumes_from_its_checkpoint(tmp_path):
         "24",
         "--bptt",
         "16",
+        "--epochs",
+        "1",
         "--threads",
         "1",
         "--checkpoint-seconds",
