@@ -300,7 +300,7 @@ def plot_performance_profile(
 def plot_ladder(ladder: pd.DataFrame, path: Path | str, metric: str = "reward_per_agent") -> Path:
     """Per level: the random policy, the best architecture and the scripted expert on the raw metric (log
     scale: the levels' economies differ by orders of magnitude), so a reader sees where learning gets hard."""
-    with _figure(7.0, 1.9 + 0.55 * max(len(ladder), 1)) as figure:
+    with _figure(7.0, 1.6 + 0.55 * max(len(ladder), 1)) as figure:
         ax = figure.subplots()
         if ladder.empty or not np.isfinite(ladder[["random", "scripted"]].to_numpy(float)).any():
             _empty(ax, "no reference scores")
@@ -317,7 +317,7 @@ def plot_ladder(ladder: pd.DataFrame, path: Path | str, metric: str = "reward_pe
         ax.set_yticks(y, levels)
         ax.set_xscale("symlog", linthresh=0.1)
         ax.set_xlabel(f"{metric.replace('_', ' ')} (raw, symmetric log scale)")
-        ax.set_title("Difficulty ladder: random, best architecture and scripted expert per level")
+        ax.set_title("Difficulty ladder: raw score per level")
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
+        figure.legend(frameon=False, loc="outside lower center", ncol=3)
         return _save(figure, path)
