@@ -74,8 +74,11 @@ def bars(records: list[dict]) -> str:
         return "bars: no untagged (default-settings) runs yet"
     below = sorted(a for a, m in means.items() if m < 1.5)
     twice = sum(m >= 2.0 for m in means.values())
+    missing = [a for a in ARCHITECTURES if a not in means]
     return (
-        f"bars over {len(means)} architectures (default settings): every one >= 1.5x random reward: "
+        f"bars over {len(means)} of {len(ARCHITECTURES)} architectures (default settings"
+        + (f"; not measured yet: {', '.join(missing)}" if missing else "")
+        + "): every one >= 1.5x random reward: "
         f"{'PASS' if not below else 'FAIL (' + ', '.join(below) + ')'}; at least 8 >= 2x: "
         f"{'PASS' if twice >= 8 else 'FAIL'} ({twice})"
     )
