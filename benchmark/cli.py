@@ -319,8 +319,9 @@ def references(
 ) -> None:
     """Measure the reference scores (random = 0, scripted expert = 1) on every level's evaluation episodes."""
     from benchmark.errors import unknown_name
-    from benchmark.evaluation.references import REFERENCES_FILE, measure_references, write_references
+    from benchmark.evaluation.references import measure_references, write_references
     from benchmark.levels import LEVELS
+    from benchmark.levels.references import REFERENCES_FILE
 
     _positive("episodes", episodes)
     names = [n.strip() for n in levels.split(",") if n.strip()] if levels else list(LEVELS)

@@ -41,8 +41,8 @@ JITTER = 0.02  # chance per step of a random move, so two agents blocking each o
 class ScriptedPolicy:
     """The economy's scripted expert, acting on a batch of token observations [N, K, 3]."""
 
-    def __init__(self, level: LevelConfig, spec: ObsSpec, random: EpisodeRandom, sim: str | None = None):
-        game = level.evaluation(sim or level.evaluations[0]).game
+    def __init__(self, level: LevelConfig, spec: ObsSpec, random: EpisodeRandom):
+        game = level.game().game  # tag ids and token value base: the same in every evaluation of a level
         tag_names = game.id_map().tag_names()
         self.kind_of_tag = np.full(256, -1, dtype=np.int64)  # tag value -> index into BUILDINGS, -2 wall/agent
         for value, name in enumerate(tag_names):
