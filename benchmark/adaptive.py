@@ -7,6 +7,8 @@ Re-running the same command resumes: finished jobs are not run again.
     python benchmark/adaptive.py --recipe first                       # the README first run (~3 min on 2 cores)
     python benchmark/adaptive.py --experiment-id demo --timesteps 200000 --local --max-parallel 2 \\
         --architectures fast --levels level_1_basic --seeds-per-level 2
+    python benchmark/adaptive.py --experiment-id rank --timesteps 400000 --local --adaptive --seeds-per-level 5 \\
+        --architectures fast,fast_lstm_reset,memory_free --levels level_1_basic   # seeds where undecided
     python benchmark/adaptive.py --recipe full --dry-run               # the plan and a time estimate only
     python benchmark/adaptive.py --recipe full --no-local --storage s3://my-bucket/archbench --use-spot \\
         --accelerator L4                                               # on SkyPilot: one managed job per job
@@ -46,7 +48,21 @@ def run(
             "nodes x gpus-per-node / gpus in cluster mode, else 8 managed jobs)"
         ),
     ] = None,
-    seeds_per_level: Annotated[int | None, typer.Option(help="seeds per cell (default 3)")] = None,
+    seeds_per_level: Annotated[
+        int | None, typer.Option(help="seeds per cell (default 3); with --adaptive, seeds per interim")
+    ] = None,
+    adaptive: Annotated[
+        bool | None,
+        typer.Option(
+            "--adaptive", help="add seeds only where a comparison on the level is undecided (AdaStop, per level)"
+        ),
+    ] = None,
+    max_seeds: Annotated[
+        int | None, typer.Option(help="--adaptive: seeds per cell at most (default 4 x --seeds-per-level)")
+    ] = None,
+    alpha: Annotated[
+        float | None, typer.Option(help="--adaptive: family-wise error over a level's comparisons (default 0.05)")
+    ] = None,
     architectures: Annotated[str | None, typer.Option(help="comma-separated names (default all)")] = None,
     levels: Annotated[str | None, typer.Option(help="comma-separated names (default all)")] = None,
     skip_training: Annotated[
@@ -107,6 +123,9 @@ def run(
             "local": local,
             "max_parallel": max_parallel,
             "seeds_per_level": seeds_per_level,
+            "adaptive": adaptive,
+            "max_seeds": max_seeds,
+            "alpha": alpha,
             "architectures": architectures,
             "levels": levels,
             "skip_training": skip_training,

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import fcntl
 import json
+import math
 import os
 import signal
 import statistics
@@ -39,10 +40,11 @@ from benchmark.orchestration.options import ExperimentOptions
 from benchmark.orchestration.plan import LEDGER_NAME, Plan, Role, Throughput, build_plan
 from benchmark.orchestration.printing import print_cost, print_plan, print_summary
 from benchmark.orchestration.progress import Reporter
-from benchmark.orchestration.scheduler import Outcome, Scheduler, SchedulerConfig, record_for
+from benchmark.orchestration.resume import BUDGET_KEYS  # an experiment's budget: fixed once it has started
+from benchmark.orchestration.scheduler import JobSource, Outcome, Scheduler, SchedulerConfig, record_for
+from benchmark.orchestration.sequential import AdaptiveSource, SequentialConfig, SequentialSeeds
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-BUDGET_KEYS = ("timesteps", "level_timesteps", "episodes")  # an experiment's budget: fixed once it has started
 
 
 # ---- options -> names -----------------------------------------------------------------------------------------
@@ -67,6 +69,8 @@ def resolve_names(options: ExperimentOptions) -> tuple[list[str], list[str]]:
         bad = [name for name in names if name not in registry]
         if bad:
             raise UsageError(unknown_name(kind, bad[0], registry).replace(f"{bad[0]!r}", bad[0], 1))
+    if options.adaptive and len(archs) < 2:
+        raise UsageError(f"--adaptive compares architectures: give at least two (got {', '.join(archs)})")
     return archs, levels
 
 
@@ -108,23 +112,52 @@ def plan_throughput(options: ExperimentOptions) -> tuple[Throughput, bool]:
     return measured_throughput(options.output_dir), False
 
 
-def make_plan(options: ExperimentOptions, archs: list[str], levels: list[str], wandb_mode: str | None = None) -> Plan:
+def make_plan(
+    options: ExperimentOptions,
+    archs: list[str],
+    levels: list[str],
+    wandb_mode: str | None = None,
+    cells: dict[tuple[str, str], int] | None = None,
+    throughput: Throughput | None = None,
+) -> Plan:
+    """The grid's plan; `cells` (--adaptive): the seeds each (architecture, level) cell has so far."""
     from benchmark.architectures import module_reference
     from benchmark.orchestration.factory import resolve_wandb_mode
 
+    seeds = max(cells.values(), default=0) if cells else options.seeds_per_level
     return build_plan(
         experiment_id=options.experiment_id,
         root=Path(options.output_dir) / options.experiment_id,
         architectures=archs,
         levels=levels,
-        seeds=list(range(options.seeds_per_level)),
+        seeds=list(range(seeds)),
+        cells=cells,
         timesteps=options.timesteps,
         level_timesteps=options.level_timesteps,
         episodes=options.episodes,
         wandb_mode=wandb_mode or resolve_wandb_mode(options),
         architectures_module=module_reference(options.architectures_module) if options.architectures_module else None,
-        throughput=plan_throughput(options)[0],
+        throughput=throughput or plan_throughput(options)[0],
     )
+
+
+def sequential_policy(options: ExperimentOptions, archs: list[str], levels: list[str]) -> SequentialSeeds:
+    config = SequentialConfig(seeds_per_stage=options.seeds_per_level, max_stages=options.interims, alpha=options.alpha)
+    return SequentialSeeds(archs, levels, config)
+
+
+def adaptive_source(
+    options: ExperimentOptions, archs: list[str], levels: list[str], wandb_mode: str, plan: Plan, ledger: Ledger
+) -> AdaptiveSource:
+    """--adaptive: the policy, wired to grow `plan` and the ledger with the seeds it asks for."""
+    throughput = plan_throughput(options)[0]  # once: the adaptive plan grows after every evaluation
+
+    def add_cells(cells: dict[tuple[str, str], int]) -> list:
+        grown = make_plan(options, archs, levels, wandb_mode, cells=cells, throughput=throughput)
+        merge_plan(ledger, grown)
+        return plan.extend(grown)
+
+    return AdaptiveSource(sequential_policy(options, archs, levels), ledger, add_cells)
 
 
 # ---- the ledger -----------------------------------------------------------------------------------------------
@@ -207,6 +240,23 @@ def run_experiment(
     existing = read_ledger(plan.paths.ledger, options.experiment_id)
     if existing is not None:
         check_budget(existing, options)
+    if options.adaptive:
+        n, cap = options.seeds_per_level, options.interims * options.seeds_per_level
+        console.print(
+            f"adaptive: {n} seeds per cell to start, {n} more per interim while a comparison on its level is "
+            f"undecided, at most {cap} (AdaStop, family-wise error {options.alpha} per level)",
+            highlight=False,
+        )
+        if not sequential_policy(options, archs, levels).config.first_interim_can_decide(len(archs)):
+            console.print(
+                f"note: {n} seeds per interim give p-values of at least 1/{math.comb(2 * n, n)} > alpha/K = "
+                f"{options.alpha / options.interims:.4f}: the first interim cannot decide (--seeds-per-level 5 can)",
+                highlight=False,
+            )
+        if existing is not None:
+            policy = sequential_policy(options, archs, levels)
+            cells = policy.wanted(policy.analyse(existing))
+            plan.extend(make_plan(options, archs, levels, wandb_mode, cells=cells))
     if options.dry_run:
         sky_opts = None if options.local else factory.sky_options(options, wandb_mode, factory.code_source())
         print_plan(console, plan, options, existing, options.max_parallel or factory.default_max_parallel(options))
@@ -255,6 +305,10 @@ def run_experiment(
         )
         ledger.sessions.append(session)
         merge_plan(ledger, plan)
+        source: JobSource | None = None
+        if options.adaptive:  # the seeds the decisions so far ask for (a resume replays them from the runs)
+            source = adaptive_source(options, archs, levels, wandb_mode, plan, ledger)
+            source.add_cells(source.update())
         store = LedgerStore(plan.paths.ledger, ledger)
         store.save()
         console.print(
@@ -272,7 +326,9 @@ def run_experiment(
             skip_training=options.skip_training,
         )
         live = console.is_terminal if live is None else live
-        outcome = asyncio.run(_run(plan, store, backend, config, console, live))
+        outcome = asyncio.run(_run(plan, store, backend, config, console, live, source))
+        if isinstance(source, AdaptiveSource):
+            source.update()
         session.ended_at = now_iso()
         if outcome.fatal:
             session.outcome = "backend unavailable"
@@ -315,10 +371,16 @@ def write_report(console: Console, options: ExperimentOptions) -> None:
 
 
 async def _run(
-    plan: Plan, store: LedgerStore, backend: Backend, config: SchedulerConfig, console: Console, live: bool
+    plan: Plan,
+    store: LedgerStore,
+    backend: Backend,
+    config: SchedulerConfig,
+    console: Console,
+    live: bool,
+    source: JobSource | None = None,
 ) -> Outcome:
     reporter = Reporter(plan, store.ledger, console, live=live)
-    scheduler = Scheduler(plan, store, backend, config, on_event=reporter.event)
+    scheduler = Scheduler(plan, store, backend, config, on_event=reporter.event, source=source)
     loop = asyncio.get_running_loop()
     signals = 0
 

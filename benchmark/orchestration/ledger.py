@@ -167,6 +167,47 @@ class Session(_Model):
     outcome: str = "running"
 
 
+class Comparison(_Model):
+    """One pairwise comparison of the adaptive mode (AdaStop), as it stands."""
+
+    a: str
+    b: str
+    decision: Literal["larger", "smaller", "equal", "continue"] = Field(
+        description="a vs b: larger/smaller (a difference, family-wise error controlled), equal (none found by "
+        "the seed cap), continue (undecided yet)"
+    )
+    stage: int | None = Field(None, description="the interim (0-based) that decided it")
+    statistic: float = Field(description="(interim+1) x |mean a - mean b| at the last interim that tested it")
+    mean_a: float
+    mean_b: float
+
+
+class Interim(_Model):
+    stage: int
+    seeds: dict[str, int] = Field(description="seeds each architecture contributed at this interim")
+    boundary: float | None = Field(description="rejection boundary of the max statistic (None: infinite)")
+    decided: list[str] = Field(default_factory=list, description="'a vs b' pairs decided at this interim")
+
+
+class LevelDecisions(_Model):
+    status: str = Field(description="deciding, decided, cap reached, or blocked: why")
+    interims: list[Interim] = Field(default_factory=list)
+    comparisons: list[Comparison] = Field(default_factory=list)
+    seeds: dict[str, int] = Field(default_factory=dict, description="seeds each architecture is given so far")
+
+
+class AdaptiveRecord(_Model):
+    """`--adaptive`: sequential seeds decided by AdaStop per level; recomputed from the runs at every interim."""
+
+    method: str
+    metric: str
+    alpha: float
+    seeds_per_stage: int
+    max_stages: int
+    permutations: int
+    levels: dict[str, LevelDecisions] = Field(default_factory=dict)
+
+
 class Ledger(_Model):
     format: Literal["archbench-results-v1"] = LEDGER_FORMAT
     experiment_id: str
@@ -179,6 +220,7 @@ class Ledger(_Model):
     sessions: list[Session] = Field(default_factory=list)
     baselines: dict[str, BaselineRecord] = Field(default_factory=dict, description="random policy, per level")
     runs: list[RunRecord] = Field(default_factory=list)
+    adaptive: AdaptiveRecord | None = Field(None, description="--adaptive: the decisions so far")
 
     _index: dict[str, RunRecord] = PrivateAttr(default_factory=dict)
 

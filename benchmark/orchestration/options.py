@@ -35,7 +35,16 @@ class ExperimentOptions(BaseModel):
     max_parallel: int | None = Field(
         None, ge=1, description="jobs at once, train and eval (default: factory.default_max_parallel)"
     )
-    seeds_per_level: int = Field(3, ge=1, description="seeds per (architecture, level) cell: seeds 0..n-1")
+    seeds_per_level: int = Field(
+        3, ge=1, description="seeds per (architecture, level) cell: seeds 0..n-1 (--adaptive: seeds per interim)"
+    )
+    adaptive: bool = Field(
+        False, description="sequential seeds: add seeds only where AdaStop has not decided a comparison yet"
+    )
+    max_seeds: int | None = Field(
+        None, ge=2, description="--adaptive: seeds per cell at most (default 4 x --seeds-per-level)"
+    )
+    alpha: float = Field(0.05, gt=0, lt=1, description="--adaptive: family-wise error over a level's comparisons")
     architectures: list[str] | None = Field(None, description="architecture names (default: all registered)")
     levels: list[str] | None = Field(None, description="level names (default: all five)")
     skip_training: bool = Field(False, description="evaluate existing checkpoints only")
@@ -63,6 +72,11 @@ class ExperimentOptions(BaseModel):
     nodes: int | None = Field(None, ge=1, description="cluster mode: nodes of the shared cluster (default 1)")
     gpus_per_node: int | None = Field(None, ge=1, description="cluster mode: GPUs per node (default --gpus)")
     recipe: str | None = Field(None, description="the recipe these options came from")
+
+    @property
+    def interims(self) -> int:
+        """--adaptive: AdaStop's K, the interims a cell may get n more seeds at."""
+        return (self.max_seeds or 4 * self.seeds_per_level) // self.seeds_per_level
 
     @field_validator("accelerator")
     @classmethod
@@ -155,6 +169,13 @@ def resolve_options(flags: dict[str, Any]) -> ExperimentOptions:
             f"{'it' if len(cloud_flags) == 1 else 'them'} to run here with --local, or use --no-local"
         )
     try:
-        return ExperimentOptions.model_validate(values)
+        options = ExperimentOptions.model_validate(values)
     except ValidationError as exc:
         raise UsageError(pydantic_message(exc)) from None
+    if options.adaptive:
+        n = options.seeds_per_level
+        if n < 2:
+            raise UsageError(f"--adaptive needs --seeds-per-level of at least 2 (the seeds per interim), got {n}")
+        if options.max_seeds is not None and options.max_seeds < n:
+            raise UsageError(f"--max-seeds {options.max_seeds} is below --seeds-per-level {n} (seeds per interim)")
+    return options

@@ -129,6 +129,15 @@ class Plan:
     def job(self, job_id: str) -> PlannedJob:
         return self._by_id[job_id]
 
+    def extend(self, other: Plan) -> list[PlannedJob]:
+        """Add `other`'s runs and jobs that this plan lacks (the adaptive mode's new seeds); returns the new jobs."""
+        known = {r.run_id for r in self.runs}
+        self.runs.extend(r for r in other.runs if r.run_id not in known)
+        new = [j for j in other.jobs if j.job_id not in self._by_id]
+        self.jobs.extend(new)
+        self._by_id.update((j.job_id, j) for j in new)
+        return new
+
 
 def cli_args(command: str, **options: object) -> tuple[str, ...]:
     """`("train", "--level", "x", ...)` from keyword options; None is left out, True is a bare flag."""
@@ -164,8 +173,12 @@ def build_plan(
     architectures_module: str | None = None,
     throughput: Throughput | None = None,
     baselines: bool = True,
+    cells: Mapping[tuple[str, str], int] | None = None,
 ) -> Plan:
-    """Every run and job of the grid, ordered breadth-first over seeds, longest first within a seed rank."""
+    """Every run and job of the grid, ordered breadth-first over seeds, longest first within a seed rank.
+
+    `cells` (the adaptive mode): seeds per (architecture, level), the first that many of `seeds`; a cell not
+    named gets them all."""
     paths = ExperimentPaths(Path(root))
     throughput = throughput or Throughput()
 
@@ -181,6 +194,7 @@ def build_plan(
         for rank, seed in enumerate(seeds)
         for arch in architectures
         for level in levels
+        if cells is None or rank < cells.get((arch, level), len(seeds))
     ]
     arch_index = {a: i for i, a in enumerate(architectures)}
     level_index = {lv: i for i, lv in enumerate(levels)}

@@ -128,6 +128,13 @@ def print_summary(
         console.print(f"  [red]{status}[/] {job_id}: {error}", highlight=False, soft_wrap=True)
     if len(problems) > 20:
         console.print(f"  ... and {len(problems) - 20} more (see the ledger)")
+    if ledger.adaptive is not None:
+        from benchmark.orchestration.sequential import describe_level
+
+        cap = ledger.adaptive.seeds_per_stage * ledger.adaptive.max_stages
+        console.print(f"adaptive (AdaStop, family-wise error {ledger.adaptive.alpha} per level, cap {cap} seeds):")
+        for level, decisions in ledger.adaptive.levels.items():
+            console.print(f"  {describe_level(level, decisions)}", highlight=False, soft_wrap=True)
     paths = plan.paths
     console.print(f"ledger:      {paths.ledger}")
     if remote is None:

@@ -15,7 +15,8 @@ from typing import Any
 from benchmark.errors import UsageError
 
 LEDGER_NAME = "benchmark_results.json"  # as orchestration.plan (not imported: keep options light)
-BUDGET_KEYS = ("timesteps", "level_timesteps", "episodes")
+# the budget, and the adaptive mode's test (changing them mid-way would void its error guarantee)
+BUDGET_KEYS = ("timesteps", "level_timesteps", "episodes", "adaptive", "max_seeds", "alpha")
 LIST_KEYS = ("architectures", "levels")
 GRID_KEYS = (*LIST_KEYS, "seeds_per_level", "architectures_module")
 # where the jobs run: taken from the ledger when not given (a local experiment resumed with a short command

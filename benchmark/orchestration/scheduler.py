@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from asyncio_throttle import Throttler
 
@@ -62,6 +62,14 @@ NOT_RETRIED = {USAGE_EXIT: "usage error", DETERMINISTIC_EXIT: "deterministic fai
 MAX_BACKOFF = 600.0
 
 Event = Callable[[str, str, str], None]  # (job_id, event, one-line message)
+
+
+class JobSource(Protocol):
+    """Grows the job graph while it runs (the adaptive policy): jobs to add now that `job` has ended.
+
+    The source adds their records to the ledger before returning them."""
+
+    def after(self, job: PlannedJob) -> list[PlannedJob]: ...
 
 
 @dataclass
@@ -167,22 +175,23 @@ class Scheduler:
         backend: Backend,
         config: SchedulerConfig,
         on_event: Event | None = None,
+        source: JobSource | None = None,
     ):
         self.plan = plan
+        self.source = source
         self.store = store
         self.backend = backend
         self.config = config
         self.on_event = on_event or (lambda job_id, event, message: None)
-        self.jobs = {p.job_id: _Job(p, record_for(store.ledger, p), i) for i, p in enumerate(plan.jobs)}
+        self.jobs: dict[str, _Job] = {}
         self.dependents: dict[str, list[_Job]] = {}
-        for job in self.jobs.values():
-            if job.planned.depends_on:
-                self.dependents.setdefault(job.planned.depends_on, []).append(job)
+        self._add_jobs(plan.jobs)
         cap = getattr(backend, "capacity", None)
         self.cap = min(config.max_parallel, cap) if cap else config.max_parallel
         self.poll_interval = config.poll_interval or getattr(backend, "poll_interval", 1.0)
         self.local_files = bool(getattr(backend, "local_files", False))
         self.stopping = False
+        self._looping = False
         self.force = False
         self.fatal: str | None = None
         self.launches = 0
@@ -192,6 +201,28 @@ class Scheduler:
         self._tasks: set[asyncio.Task] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._touched: set[str] = set()  # runs whose records changed since the last ledger write
+
+    def _add_jobs(self, planned: list[PlannedJob]) -> list[_Job]:
+        added = []
+        for p in planned:
+            job = self.jobs[p.job_id] = _Job(p, record_for(self.store.ledger, p), len(self.jobs))
+            if p.depends_on:
+                self.dependents.setdefault(p.depends_on, []).append(job)
+            added.append(job)
+        return added
+
+    def _grow(self, ended: _Job) -> None:
+        """Ask the source for more jobs now that `ended` has ended, and make the runnable ones ready."""
+        if self.source is None or self.stopping:
+            return
+        for job in self._add_jobs(self.source.after(ended.planned)):
+            self._touch(job)
+            p = job.planned
+            done = completed(p, self.plan.timesteps_for(p.level), self.plan.episodes)
+            if done is not None:  # an earlier controller ran it before its record reached the ledger
+                self._succeed(job, done, "found complete outputs of an earlier attempt")
+            elif p.depends_on is None or self.jobs[p.depends_on].record.status == Status.SUCCESS:
+                self._make_ready(job)
 
     # ---- state changes (each one is written to the ledger) -----------------------------------------------
 
@@ -239,6 +270,8 @@ class Scheduler:
                 dep.record.status = Status.PENDING
                 dep.record.error = None
                 self._make_ready(dep)
+        if self._looping:  # not during _prepare's bookkeeping (it iterates over the jobs)
+            self._grow(job)
 
     def _fail_dependents(self, job: _Job) -> None:
         for dep in self.dependents.get(job.job_id, []):
@@ -340,6 +373,7 @@ class Scheduler:
         if self.fatal is not None:
             self.store.save()
             return self._outcome()
+        self._looping = True
         for job in reattach:
             job.active = True
             job.holds_permit = not self._sem.locked()
@@ -593,11 +627,13 @@ class Scheduler:
             rec.status, rec.error = Status.FAILED, f"{detail} ({NOT_RETRIED[code]}, exit {code}: not retried)"
             self._emit(job, "failed", rec.error)
             self._fail_dependents(job)
+            self._grow(job)
         elif job.session_attempts > self.config.retries or self.stopping:
             tries = job.session_attempts
             rec.status, rec.error = Status.FAILED, f"{detail} (gave up after {tries} attempt{'s' * (tries > 1)})"
             self._emit(job, "failed", rec.error)
             self._fail_dependents(job)
+            self._grow(job)
         else:
             delay = min(MAX_BACKOFF, self.config.backoff_seconds * 2 ** (job.session_attempts - 1))
             rec.status = Status.PENDING

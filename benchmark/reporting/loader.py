@@ -215,4 +215,5 @@ def build_report(
         meta,
         reps=reps,
         normalise=normalise,
+        adaptive=ledger.get("adaptive"),
     )

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.reporting import plots
+from benchmark.reporting.decisions import adaptive_section
 from benchmark.reporting.frames import METRICS, check_curves, check_scores, check_throughput, usable
 from benchmark.reporting.markup import Bullets, Image, Paragraph, Section, Table, to_html, to_markdown
 from benchmark.reporting.tables import build_tables, improvement_matrix, write_csvs
@@ -264,10 +265,13 @@ def _sections(
     poi_reps: int,
     confidence: float,
     normalise: str,
+    adaptive: bool = False,
 ) -> list[Section]:
     ranking, completeness = tables["ranking"], tables["completeness"]
     ok = scores[usable(scores)]
     grid = scores["architecture"].nunique() * scores["level"].nunique() * scores["seed"].nunique()
+    if adaptive:  # the grid is the seeds the adaptive mode asked for, cell by cell
+        grid = len(scores)
     used = [str(v) for v in tables["normalization"]["level"] if v not in set(tables["excluded_levels"]["level"])]
     notes = _notes(scores, tables)
     summary: list = [
@@ -364,11 +368,16 @@ def write_report(
     confidence: float = 0.95,
     seed: int = 0,
     normalise: str = "reference",
+    adaptive: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write tables/*.csv, figures/*.png, report.md, report.html and marl_eval.json; return them by name."""
+    """Write tables/*.csv, figures/*.png, report.md, report.html and marl_eval.json; return them by name.
+
+    `adaptive`: the ledger's record of an `--adaptive` experiment; its decisions get a section of their own."""
     out = Path(out_dir)
     scores, curves, throughput = check_scores(scores), check_curves(curves), check_throughput(throughput)
     tables = build_tables(scores, throughput, metric, reps, poi_reps, confidence, seed, normalise)
+    if adaptive:  # seeds the adaptive mode never asked for are absent by design, not missing
+        tables["completeness"] = tables["completeness"][tables["completeness"]["status"] != "absent"]
     paths = {f"tables/{p.name}": p for p in write_csvs(tables, out / "tables")}
     colors = plots.architecture_colors([*scores["architecture"], *curves["architecture"], *throughput["architecture"]])
     fig = out / "figures"
@@ -383,7 +392,11 @@ def write_report(
         "throughput": plots.plot_throughput(tables["throughput"], fig / "throughput.png", colors),
     }
     paths |= {f"figures/{p.name}": p for p in figures.values()}
-    sections = _sections(scores, tables, figures, meta, metric, reps, poi_reps, confidence, normalise)
+    sections = _sections(
+        scores, tables, figures, meta, metric, reps, poi_reps, confidence, normalise, adaptive=bool(adaptive)
+    )
+    if adaptive:
+        sections.insert(SECTION_TITLES.index("Probability of improvement") + 1, adaptive_section(adaptive))
     paths["report.md"] = out / "report.md"
     paths["report.md"].write_text(to_markdown(title, sections, out), encoding="utf-8")
     paths["report.html"] = out / "report.html"

@@ -23,6 +23,7 @@ class FakeOutcome:
     exit_code: int = 0  # non-zero: the job fails with it (3 = deterministic)
     hang: bool = False  # never ends, never writes anything (a stalled job), until cancelled
     write_outputs: bool = True  # on success, write the files the real job would write
+    reward: float | None = None  # an evaluation's reward and hearts per agent (None: 1.0 trained, 0.1 random)
 
 
 Script = Callable[[JobSpec], FakeOutcome]
@@ -71,7 +72,7 @@ class FakeBackend:
                 code = job.outcome.exit_code
                 if code == 0 and job.outcome.write_outputs:  # what the job's own process did before exiting
                     start = time.thread_time()
-                    write_fake_outputs(job.spec.argv)
+                    write_fake_outputs(job.spec.argv, reward=job.outcome.reward)
                     self.output_cpu_seconds += time.thread_time() - start
                 state = BackendState.SUCCEEDED if code == 0 else BackendState.FAILED
                 self._end(job, JobStatus(state, code, "" if code == 0 else f"exit {code}"))
@@ -145,8 +146,10 @@ def fake_train_summary(opts: dict[str, str], out: Path, sps: float = 1000.0) -> 
     }
 
 
-def fake_eval_result(opts: dict[str, str]) -> dict:
+def fake_eval_result(opts: dict[str, str], reward: float | None = None) -> dict:
     random = opts.get("policy") == "random"
+    if reward is None:
+        reward = 0.1 if random else 1.0
     return {
         "format": "archbench-eval-v1",
         "policy": "random" if random else "trained",
@@ -156,7 +159,7 @@ def fake_eval_result(opts: dict[str, str]) -> dict:
         "episodes_per_simulation": int(opts.get("episodes", 16)),
         "eval_seed": 0,
         "seconds": 0.01,
-        "simulations": {"basic": fake_simulation(0.1 if random else 1.0)},
+        "simulations": {"basic": fake_simulation(reward)},
     }
 
 
@@ -170,7 +173,7 @@ def fake_result(argv: Sequence[str]) -> tuple[str, dict]:
     raise ValueError(f"fake job: unknown command {command!r}")
 
 
-def write_fake_outputs(argv: Sequence[str], sps: float = 1000.0) -> None:
+def write_fake_outputs(argv: Sequence[str], sps: float = 1000.0, reward: float | None = None) -> None:
     """Write the files `archbench train` / `archbench evaluate` write for this argv, with made-up numbers."""
     command, opts = parse_options(argv)
     if command == "train":
@@ -184,6 +187,6 @@ def write_fake_outputs(argv: Sequence[str], sps: float = 1000.0) -> None:
     elif command == "evaluate":
         target = Path(opts["out"]) if "out" in opts else Path(opts["run"]) / "eval.json"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(fake_eval_result(opts)))
+        target.write_text(json.dumps(fake_eval_result(opts, reward)))
     else:
         raise ValueError(f"fake job: unknown command {command!r}")

@@ -1,0 +1,70 @@
+"""The report's "Adaptive decisions" section: what `--adaptive` decided per level, when, and the seeds it spent.
+
+Reads the ledger's `adaptive` record as plain JSON (the report needs no orchestration imports)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from benchmark.reporting.markup import Paragraph, Section, Table
+
+TITLE = "Adaptive decisions"
+SIGN = {"larger": ">", "smaller": "<", "equal": "=", "continue": "?"}
+
+
+def _decision(cmp: Mapping[str, Any]) -> str:
+    return {
+        "larger": "better",
+        "smaller": "worse",
+        "equal": "no difference found (seed cap)",
+        "continue": "undecided",
+    }[cmp["decision"]]
+
+
+def _num(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def adaptive_section(record: Mapping[str, Any]) -> Section:
+    """Per level: its status, every comparison with its decision and the interim that made it, seeds per cell."""
+    cap = record["seeds_per_stage"] * record["max_stages"]
+    blocks: list = [
+        Paragraph(
+            f"Seeds were added adaptively (`--adaptive`): {record['method']}. Every cell started with "
+            f"{record['seeds_per_stage']} seeds; after each interim, only the architectures in a still undecided "
+            f"comparison got {record['seeds_per_stage']} more, up to {cap}. On each level the probability of "
+            f"declaring any difference that is not there is at most {record['alpha']} (family-wise, over all "
+            f"pairs and interims), on {record['metric'].replace('_', ' ')} averaged over the level's evaluations. "
+            "A decided pair is a reliable difference; 'no difference found' at the cap is not proof of equality: "
+            "the difference, if any, is smaller than these seeds can show. The test statistic is (interim + 1) x "
+            "|mean a - mean b|; a pair is decided when the largest statistic among the undecided pairs crosses the "
+            "interim's boundary (step-down, so each interim may decide several pairs)."
+        )
+    ]
+    seeds_rows = []
+    for level, lv in record["levels"].items():
+        boundary = {i["stage"]: i.get("boundary") for i in lv.get("interims", [])}
+        rows = [
+            {
+                "comparison": f"{c['a']} {SIGN[c['decision']]} {c['b']}",
+                "decision (a vs b)": _decision(c),
+                "decided at interim": "-" if c.get("stage") is None else str(c["stage"] + 1),
+                "statistic": _num(c["statistic"]),
+                "boundary then": _num(boundary.get(c["stage"] if c.get("stage") is not None else max(boundary))),
+                "mean a": _num(c["mean_a"]),
+                "mean b": _num(c["mean_b"]),
+            }
+            for c in lv.get("comparisons", [])
+        ]
+        interims = len(lv.get("interims", []))
+        blocks.append(Paragraph(f"**{level}**: {lv['status']} after {interims} interim(s)."))
+        if rows:
+            blocks.append(Table(pd.DataFrame(rows), f"{level}: pairwise decisions"))
+        seeds_rows.append({"level": level, **lv.get("seeds", {}), "runs": sum(lv.get("seeds", {}).values())})
+    if seeds_rows:
+        table = pd.DataFrame(seeds_rows).fillna(0)
+        blocks.append(Table(table.astype({c: int for c in table.columns if c != "level"}), "Seeds each cell got"))
+    return Section(TITLE, tuple(blocks))

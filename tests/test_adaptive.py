@@ -1,0 +1,178 @@
+"""--adaptive: AdaStop decides where seeds go; the real controller on the fake backend, scores known in advance."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from benchmark.errors import UsageError
+from benchmark.orchestration.backends import BackendUnavailable
+from benchmark.orchestration.backends.fake import FakeBackend, FakeOutcome, parse_options
+from benchmark.orchestration.controller import run_experiment
+from benchmark.orchestration.ledger import read_ledger
+from benchmark.orchestration.options import resolve_options
+from benchmark.orchestration.sequential import SequentialConfig, SequentialSeeds, describe_level
+
+LEVEL = "level_1_basic"
+# puffer is clearly better; fast and fast_lstm_reset are the same distribution
+MEANS = {"fast": 1.0, "fast_lstm_reset": 1.0, "puffer": 3.0}
+ARCHS = list(MEANS)
+
+
+def score(arch: str, seed: int) -> float:
+    rng = np.random.default_rng([seed, ARCHS.index(arch)])
+    return float(rng.normal(MEANS[arch], 0.3))
+
+
+def script(spec) -> FakeOutcome:
+    command, opts = parse_options(spec.argv)
+    if command == "evaluate" and "run" in opts:
+        run = Path(opts["run"]).name.split(".")  # <experiment>.<arch>.<level>.s<seed>
+        return FakeOutcome(duration=0.0, reward=score(run[1], int(run[-1][1:])))
+    return FakeOutcome(duration=0.0)
+
+
+@dataclass
+class FailingAfter(FakeBackend):
+    """The backend goes away after `limit` launches: the controller stops there, mid-experiment."""
+
+    limit: int = 10**9
+
+    async def submit(self, spec):
+        if len(self.launches) >= self.limit:
+            raise BackendUnavailable("backend gone (test)")
+        return await super().submit(spec)
+
+
+def options(tmp_path: Path, **extra):
+    values = dict(
+        experiment_id="ad",
+        timesteps=1000,
+        local=True,
+        adaptive=True,
+        seeds_per_level=5,
+        max_seeds=15,
+        architectures=",".join(ARCHS),
+        levels=LEVEL,
+        output_dir=tmp_path,
+        wandb_mode="disabled",
+        max_parallel=4,
+    )
+    values.update(extra)
+    return resolve_options(values)
+
+
+def run(tmp_path: Path, backend=None, **extra) -> int:
+    backend = backend or FakeBackend(script=script)
+    return run_experiment(options(tmp_path, **extra), "resume", backend=backend, console=Console(), live=False)
+
+
+def ledger(tmp_path: Path):
+    return read_ledger(tmp_path / "ad" / "benchmark_results.json", "ad")
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("adaptive")
+    backend = FakeBackend(script=script)
+    code = run_experiment(options(tmp), "resume", backend=backend, console=Console(), live=False)
+    return tmp, code, backend
+
+
+def test_a_clear_comparison_ends_at_the_first_interim_and_a_close_one_gets_more_seeds(finished):
+    tmp, code, backend = finished
+    assert code == 0
+    record = ledger(tmp).adaptive
+    level = record.levels[LEVEL]
+    decided = {(c.a, c.b): c for c in level.comparisons}
+    assert decided[("fast", "puffer")].decision == "smaller" and decided[("fast", "puffer")].stage == 0
+    assert decided[("fast_lstm_reset", "puffer")].decision == "smaller"
+    assert decided[("fast", "fast_lstm_reset")].decision == "equal"  # the same distribution: not told apart
+    assert level.seeds == {"fast": 15, "fast_lstm_reset": 15, "puffer": 5}  # the close pair reached the cap
+    assert level.status == "cap reached"
+    assert [i.seeds for i in level.interims][0] == {"fast": 5, "fast_lstm_reset": 5, "puffer": 5}
+    assert len(level.interims) == 3
+    runs = {(r.architecture, r.seed) for r in ledger(tmp).runs}
+    assert runs == {(a, s) for a, n in level.seeds.items() for s in range(n)}  # only the seeds asked for ran
+    evals = [job for job, _ in backend.launches if job.endswith(".eval") and ".baseline." not in job]
+    assert len(evals) == 35
+    # the recorded means are the fake scores of exactly those seeds
+    assert decided[("fast", "puffer")].mean_b == pytest.approx(np.mean([score("puffer", s) for s in range(5)]))
+    line = describe_level(LEVEL, level)
+    assert "fast < puffer (interim 1)" in line and "(35 runs)" in line
+
+
+def test_the_decisions_replay_from_the_ledger(finished):
+    tmp, _, _ = finished
+    led = ledger(tmp)
+    config = SequentialConfig(seeds_per_stage=5, max_stages=3, alpha=0.05)
+    again = SequentialSeeds(ARCHS, [LEVEL], config).analyse(led)
+    assert again.model_dump() == led.adaptive.model_dump()
+
+
+def test_a_controller_stopped_mid_experiment_resumes_to_the_same_decisions(finished, tmp_path):
+    done_tmp, _, _ = finished
+    with pytest.raises(UsageError, match="backend gone"):
+        run(tmp_path, backend=FailingAfter(script=script, limit=41))  # stops inside the second interim
+    partial = ledger(tmp_path)
+    assert partial.adaptive is not None and len(partial.adaptive.levels[LEVEL].interims) == 1
+    succeeded = {job.job_id for r in partial.runs for job in (r.training, r.evaluation) if job.status == "success"}
+    assert len(succeeded) >= 30
+    backend = FakeBackend(script=script)
+    assert run(tmp_path, backend=backend) == 0
+    finished_here = {(r.run_id.split(".", 1)[1], r.evaluation.status.value) for r in ledger(tmp_path).runs}
+    finished_there = {(r.run_id.split(".", 1)[1], r.evaluation.status.value) for r in ledger(done_tmp).runs}
+    assert finished_here == finished_there
+    assert ledger(tmp_path).adaptive.model_dump() == ledger(done_tmp).adaptive.model_dump()
+    assert not succeeded & {job for job, _ in backend.launches}  # nothing that had succeeded ran again
+
+
+def test_adaptive_usage_errors(tmp_path):
+    with pytest.raises(UsageError, match="at least two"):
+        run_experiment(options(tmp_path, architectures="fast"), "r", backend=FakeBackend(), live=False)
+    with pytest.raises(UsageError, match="--max-seeds 3 is below --seeds-per-level 5"):
+        options(tmp_path, max_seeds=3)
+    with pytest.raises(UsageError, match="at least 2"):
+        options(tmp_path, seeds_per_level=1)
+
+
+def test_a_resumed_adaptive_experiment_keeps_its_test(finished):
+    tmp, _, _ = finished
+    with pytest.raises(UsageError, match="--alpha 0.05, not 0.1"):
+        options(tmp, alpha=0.1)
+    kept = options(tmp, alpha=None, max_seeds=None, adaptive=None)
+    assert (kept.adaptive, kept.alpha, kept.max_seeds) == (True, 0.05, 15)
+
+
+def test_the_first_interim_can_decide_only_with_enough_seeds():
+    assert not SequentialConfig(seeds_per_stage=3, max_stages=4, alpha=0.05).first_interim_can_decide(3)
+    assert SequentialConfig(seeds_per_stage=5, max_stages=4, alpha=0.05).first_interim_can_decide(3)
+
+
+def test_a_failed_run_blocks_its_level_with_a_reason(tmp_path):
+    def failing(spec):
+        if spec.job_id.endswith("fast.level_1_basic.s2.train"):
+            return FakeOutcome(duration=0.0, exit_code=3)
+        return script(spec)
+
+    assert run(tmp_path, backend=FakeBackend(script=failing)) == 1
+    level = ledger(tmp_path).adaptive.levels[LEVEL]
+    assert level.status.startswith("blocked: ad.fast.level_1_basic.s2.train failed")
+    assert level.interims == []
+    raw = json.loads((tmp_path / "ad" / "benchmark_results.json").read_text())
+    assert raw["adaptive"]["levels"][LEVEL]["status"] == level.status
+
+
+def test_the_report_explains_the_decisions(finished):
+    tmp, _, _ = finished
+    report = (tmp / "ad" / "report" / "report.md").read_text()
+    section = report.split("## Adaptive decisions", 1)[1].split("\n## ", 1)[0]
+    assert "| fast < puffer | worse | 1 |" in section
+    assert "| fast = fast_lstm_reset | no difference found (seed cap) |" in section
+    assert "| level_1_basic | 15 | 15 | 5 | 35 |" in section
+    assert "35 of 35 grid cells scored" in report  # seeds never asked for are not holes
