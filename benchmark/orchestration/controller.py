@@ -141,13 +141,26 @@ def make_plan(
     )
 
 
-def sequential_policy(options: ExperimentOptions, archs: list[str], levels: list[str]) -> SequentialSeeds:
-    config = SequentialConfig(seeds_per_stage=options.seeds_per_level, max_stages=options.interims, alpha=options.alpha)
+def sequential_policy(
+    options: ExperimentOptions, archs: list[str], levels: list[str], permutations: int = 10_000
+) -> SequentialSeeds:
+    config = SequentialConfig(
+        seeds_per_stage=options.seeds_per_level,
+        max_stages=options.interims,
+        alpha=options.alpha,
+        permutations=permutations,
+    )
     return SequentialSeeds(archs, levels, config)
 
 
 def adaptive_source(
-    options: ExperimentOptions, archs: list[str], levels: list[str], wandb_mode: str, plan: Plan, ledger: Ledger
+    options: ExperimentOptions,
+    archs: list[str],
+    levels: list[str],
+    wandb_mode: str,
+    plan: Plan,
+    ledger: Ledger,
+    permutations: int = 10_000,
 ) -> AdaptiveSource:
     """--adaptive: the policy, wired to grow `plan` and the ledger with the seeds it asks for."""
     throughput = plan_throughput(options)[0]  # once: the adaptive plan grows after every evaluation
@@ -157,7 +170,7 @@ def adaptive_source(
         merge_plan(ledger, grown)
         return plan.extend(grown)
 
-    return AdaptiveSource(sequential_policy(options, archs, levels), ledger, add_cells)
+    return AdaptiveSource(sequential_policy(options, archs, levels, permutations), ledger, add_cells)
 
 
 # ---- the ledger -----------------------------------------------------------------------------------------------

@@ -1,0 +1,264 @@
+"""Does `--adaptive` keep its error promise, and what does it save? Simulated experiments with known truths.
+
+Each simulated experiment compares 4 architectures on one level. Every architecture's seed scores come from a
+known distribution: a normal spread around its true mean, and with probability `--outliers` a collapsed run
+that scores at the random level (RL seeds do fail). The experiment runs through the real controller core: the
+plan, the ledger, the scheduler growing its job graph from the adaptive policy (AdaStop, the `adastop`
+package), on the in-process fake backend whose evaluation jobs report those scores. Scenarios:
+
+  null        all four equal: every decision is an error
+  calibrated  level 1 at 2M agent steps as measured (x random reward): fast 3.22, fast_lstm_reset 3.03,
+              fast_dynamics 2.94, puffer 4.71; seed spread 0.2
+  one-clear   three equal, one clearly better
+  ladder      four means one seed-spread apart
+
+Printed per scenario: the family-wise error rate (experiments with any wrong decision: a difference declared
+between equal architectures, or the wrong sign), the power (different pairs decided with the right sign), the
+runs the adaptive mode used, and the smallest fixed grid (N seeds per cell, one test at the end with the same
+alpha: AdaStop with one interim) whose power reaches the adaptive power on the same seed scores, with its runs.
+
+    python benchmarks/adaptive_simulation.py [--experiments 200] [--seeds-per-interim 5] [--max-seeds 20]
+                                             [--alpha 0.05] [--permutations 2000] [--scenarios null,ladder]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmark.orchestration.backends.fake import FakeBackend, FakeOutcome, parse_options  # noqa: E402
+from benchmark.orchestration.controller import adaptive_source, make_plan, merge_plan  # noqa: E402
+from benchmark.orchestration.ledger import Environment, Ledger, LedgerStore, now_iso  # noqa: E402
+from benchmark.orchestration.options import ExperimentOptions  # noqa: E402
+from benchmark.orchestration.plan import Throughput  # noqa: E402
+from benchmark.orchestration.scheduler import Scheduler, SchedulerConfig  # noqa: E402
+
+LEVEL = "sim_level"
+RANDOM_LEVEL = 1.0  # a collapsed run scores like the random policy (1x random reward)
+SHM = Path("/dev/shm")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    means: dict[str, float]
+    spread: float
+
+
+SCENARIOS = {
+    "null": Scenario({"a": 3.0, "b": 3.0, "c": 3.0, "d": 3.0}, 0.2),
+    "calibrated": Scenario({"fast": 3.22, "fast_lstm_reset": 3.03, "fast_dynamics": 2.94, "puffer": 4.71}, 0.2),
+    "one-clear": Scenario({"a": 3.0, "b": 3.0, "c": 3.0, "d": 4.0}, 0.2),
+    "ladder": Scenario({"a": 3.0, "b": 3.2, "c": 3.4, "d": 3.6}, 0.2),
+}
+
+
+def draw(scenario: Scenario, experiment: int, seeds: int, outliers: float) -> dict[str, np.ndarray]:
+    """Seed scores per architecture: seed s of an architecture is the same number in every design compared."""
+    out = {}
+    for i, (arch, mean) in enumerate(scenario.means.items()):
+        rng = np.random.default_rng([experiment, i])
+        values = rng.normal(mean, scenario.spread, seeds)
+        collapsed = rng.random(seeds) < outliers
+        values[collapsed] = rng.normal(RANDOM_LEVEL, 0.05, int(collapsed.sum()))
+        out[arch] = values
+    return out
+
+
+def judge(decisions: dict[tuple[str, str], str], means: dict[str, float]) -> tuple[bool, int, int]:
+    """(any wrong decision, different pairs decided right, different pairs)."""
+    wrong, right, different = False, 0, 0
+    for (a, b), decision in decisions.items():
+        truth = np.sign(means[a] - means[b])
+        said = {"larger": 1, "smaller": -1}.get(decision, 0)
+        if truth != 0:
+            different += 1
+            right += said == truth
+        if said != 0 and said != truth:
+            wrong = True
+    return wrong, right, different
+
+
+def adaptive_experiment(scores: dict[str, np.ndarray], args, scratch: Path) -> tuple[dict, int]:
+    """One experiment through the controller core: plan, ledger, scheduler + adaptive source, fake backend."""
+    archs = list(scores)
+    options = ExperimentOptions(
+        experiment_id="sim",
+        timesteps=1000,
+        local=True,
+        adaptive=True,
+        seeds_per_level=args.seeds_per_interim,
+        max_seeds=args.max_seeds,
+        alpha=args.alpha,
+        architectures=archs,
+        levels=[LEVEL],
+        output_dir=scratch,
+        wandb_mode="disabled",
+    )
+    plan = make_plan(options, archs, [LEVEL], "disabled", throughput=Throughput())
+    ledger = Ledger(
+        experiment_id="sim",
+        start_time=now_iso(),
+        updated_time=now_iso(),
+        max_timesteps=1000,
+        config={},
+        environment=Environment(
+            python="-", torch=None, mettagrid=None, git_commit=None, platform="-", hostname="-", cpus=1
+        ),
+    )
+    merge_plan(ledger, plan)
+    source = adaptive_source(options, archs, [LEVEL], "disabled", plan, ledger, permutations=args.permutations)
+    source.add_cells(source.update())
+    store = LedgerStore(plan.paths.ledger, ledger, fsync=False)
+    store.save()
+
+    def script(spec) -> FakeOutcome:
+        command, opts = parse_options(spec.argv)
+        if command == "evaluate" and "run" in opts:
+            run = Path(opts["run"]).name.split(".")  # sim.<arch>.<level>.s<seed>
+            return FakeOutcome(duration=0.0, reward=float(scores[run[1]][int(run[-1][1:])]))
+        return FakeOutcome(duration=0.0)
+
+    backend = FakeBackend(script=script, poll_interval=0.001)
+    config = SchedulerConfig(max_parallel=8, retries=0, stall_timeout=None, backoff_seconds=0.0)
+    outcome = asyncio.run(Scheduler(plan, store, backend, config, source=source).run())
+    if not outcome.complete:
+        raise RuntimeError(f"simulated experiment did not complete: {outcome}")
+    source.update()
+    level = ledger.adaptive.levels[LEVEL]
+    return {(c.a, c.b): c.decision for c in level.comparisons}, sum(level.seeds.values())
+
+
+def fixed_decisions(scores: dict[str, np.ndarray], seeds: int, args, seed: int) -> dict[tuple[str, str], str]:
+    """A fixed grid of `seeds` per cell, tested once at the end: AdaStop with one interim, the same alpha."""
+    from adastop import MultipleAgentsComparator
+
+    archs = list(scores)
+    comparator = MultipleAgentsComparator(n=seeds, K=1, B=args.permutations, alpha=args.alpha, seed=seed)
+    comparator.partial_compare({a: scores[a][:seeds] for a in archs}, verbose=False)
+    out = {}
+    for key, decision in comparator.decisions.items():
+        i, j = (int(x) for x in key.strip("[]").split())
+        out[(archs[i], archs[j])] = decision
+    return out
+
+
+def fixed_power(samples: list[dict[str, np.ndarray]], means: dict[str, float], seeds: int, args) -> float:
+    right = different = 0
+    for k, scores in enumerate(samples):
+        _, r, d = judge(fixed_decisions(scores, seeds, args, seed=k), means)
+        right, different = right + r, different + d
+    return float(right / different) if different else 1.0
+
+
+def wilson_high(errors: int, n: int, z: float = 1.96) -> float:
+    if n == 0:
+        return 1.0
+    p = errors / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre + margin) / (1 + z * z / n)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiments", type=int, default=200, help="simulated experiments per scenario")
+    parser.add_argument("--seeds-per-interim", type=int, default=5)
+    parser.add_argument("--max-seeds", type=int, default=20)
+    parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--permutations", type=int, default=2000, help="AdaStop's B (the controller uses 10,000)")
+    parser.add_argument("--outliers", type=float, default=0.05, help="chance that a seed's run collapsed")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
+    args = parser.parse_args()
+    names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    bad = [s for s in names if s not in SCENARIOS]
+    if bad:
+        parser.error(f"unknown scenario {bad[0]!r}; valid: {', '.join(SCENARIOS)}")
+
+    rows, total_adaptive, total_fixed = [], 0, 0
+    scratch_root = SHM if SHM.is_dir() else None
+    start = time.perf_counter()
+    for name in names:
+        scenario = SCENARIOS[name]
+        samples, errors, right, different, runs = [], 0, 0, 0, 0
+        for k in range(args.experiments):
+            scores = draw(scenario, k, args.max_seeds, args.outliers)
+            samples.append(scores)
+            with tempfile.TemporaryDirectory(prefix=".sim-", dir=scratch_root) as tmp:
+                decisions, used = adaptive_experiment(scores, args, Path(tmp))
+            wrong, r, d = judge(decisions, scenario.means)
+            errors, right, different, runs = errors + wrong, right + r, different + d, runs + used
+            if (k + 1) % 25 == 0:
+                print(f"  {name}: {k + 1}/{args.experiments} ({time.perf_counter() - start:.0f} s)", flush=True)
+        fwer = errors / args.experiments
+        row = {
+            "scenario": name,
+            "experiments": args.experiments,
+            "fwer": fwer,
+            "fwer_high": wilson_high(errors, args.experiments),
+            "adaptive_runs": runs / args.experiments,
+        }
+        if different:
+            power = float(right / different)
+            lo, hi = args.seeds_per_interim, args.max_seeds  # the smallest N with fixed power >= adaptive power
+            power_at = {hi: fixed_power(samples, scenario.means, hi, args)}
+            if power_at[hi] < power:
+                lo = hi
+            while lo < hi:
+                mid = (lo + hi) // 2
+                power_at[mid] = fixed_power(samples, scenario.means, mid, args)
+                lo, hi = (mid + 1, hi) if power_at[mid] < power else (lo, mid)
+            fixed_n = hi
+            fixed_runs = fixed_n * len(scenario.means)
+            row |= {"power": power, "fixed_seeds": fixed_n, "fixed_power": power_at.get(fixed_n, float("nan"))}
+            row |= {"fixed_runs": fixed_runs, "ratio": row["adaptive_runs"] / fixed_runs}
+            total_adaptive += row["adaptive_runs"]
+            total_fixed += fixed_runs
+        rows.append(row)
+        print(f"{name}: " + ", ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+
+    lines = [
+        f"{args.experiments} simulated experiments per scenario; 4 architectures; {args.seeds_per_interim} seeds per "
+        f"interim, cap {args.max_seeds}; alpha {args.alpha}; B {args.permutations}; collapsed runs {args.outliers:.0%}",
+        "",
+        "| scenario | FWER (95% upper) | adaptive power | adaptive runs / experiment | fixed grid for that power | "
+        "fixed runs | adaptive / fixed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        if "power" in r:
+            fixed = f"{r['fixed_seeds']} seeds/cell (power {r['fixed_power']:.3f})"
+            tail = f"{r['power']:.3f} | {r['adaptive_runs']:.1f} | {fixed} | {r['fixed_runs']} | {r['ratio']:.2f}"
+        else:
+            tail = f"- | {r['adaptive_runs']:.1f} | - | - | -"
+        lines.append(f"| {r['scenario']} | {r['fwer']:.3f} ({r['fwer_high']:.3f}) | {tail} |")
+    worst = max(r["fwer"] for r in rows)
+    lines.append("")
+    verdict = "PASS" if worst <= args.alpha else "FAIL"
+    lines.append(f"family-wise error: worst scenario {worst:.3f} (bar <= {args.alpha}): {verdict}")
+    ratio = total_adaptive / total_fixed if total_fixed else float("nan")
+    lines.append(
+        f"runs, scenarios with differences: adaptive {total_adaptive:.1f} vs fixed {total_fixed} per experiment set, "
+        f"ratio {ratio:.2f} (bar <= 0.60): {'PASS' if ratio <= 0.6 else 'FAIL'}"
+    )
+    lines.append(f"simulation time: {time.perf_counter() - start:.0f} s")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    return 0 if worst <= args.alpha and ratio <= 0.6 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
