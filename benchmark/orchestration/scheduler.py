@@ -26,28 +26,29 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from asyncio_throttle import Throttler
 
-from benchmark.orchestration.backend import TERMINAL_STATES, Backend, BackendState, JobSpec, JobStatus
+from benchmark.orchestration.backend import TERMINAL_STATES, Backend, BackendState, JobStatus
 from benchmark.orchestration.backends import BackendUnavailable
-from benchmark.orchestration.ledger import (
-    Attempt,
-    JobRecord,
-    Ledger,
-    LedgerStore,
-    Status,
-    now_iso,
+from benchmark.orchestration.jobs import (  # noqa: F401 - record_for, job_spec: the package's public names
+    MAX_BACKOFF,
+    NOT_RETRIED,
+    GraphJob,
+    ReadyQueue,
+    close_attempt,
+    job_spec,
+    last_line,
+    open_attempt,
+    record_for,
+    undo_attempt,
 )
+from benchmark.orchestration.ledger import LedgerStore, Status
 from benchmark.orchestration.outputs import (
-    METRICS,
     OutputError,
     checkpoint_of,
     collect,
@@ -55,11 +56,6 @@ from benchmark.orchestration.outputs import (
     materialize_result,
 )
 from benchmark.orchestration.plan import Plan, PlannedJob, Role
-
-USAGE_EXIT = 2  # the job's command line is wrong: it will fail the same way again
-DETERMINISTIC_EXIT = 3  # the job failed the same way it always will (non-finite loss)
-NOT_RETRIED = {USAGE_EXIT: "usage error", DETERMINISTIC_EXIT: "deterministic failure"}
-MAX_BACKOFF = 600.0
 
 Event = Callable[[str, str, str], None]  # (job_id, event, one-line message)
 
@@ -99,72 +95,8 @@ class Outcome:
         return not self.interrupted and self.failed == 0 and self.pending == 0
 
 
-@dataclass
-class _Job:
-    planned: PlannedJob
-    record: JobRecord
-    order: int
-    session_attempts: int = 0
-    handle: str | None = None
-    started: float = 0.0  # monotonic
-    started_wall: float = 0.0
-    future: asyncio.Future | None = None
-    holds_permit: bool = False
-    queued: bool = False  # in the ready queue
-    active: bool = False  # a watcher owns it (submitting, running or recording its verdict)
-    kill_reason: str | None = None  # set when the controller kills it (stall)
-    recovering: bool = False  # the backend reports it preempted and being recovered (SkyPilot RECOVERING)
-
-    @property
-    def job_id(self) -> str:
-        return self.planned.job_id
-
-    @property
-    def priority(self) -> tuple[int, int]:
-        rank = {Role.BASELINE: 0, Role.EVAL: 1, Role.TRAIN: 2}[self.planned.role]
-        return rank, self.order
-
-
 # a watcher's verdict when the controller leaves a job running (backend unavailable): the record stays as it is
 _DETACHED = JobStatus(BackendState.LOST, None, "left running: the controller stopped watching it")
-
-
-def job_spec(job: PlannedJob, attempt: int, env: dict[str, str] | None = None) -> JobSpec:
-    """What a backend gets for one attempt of a planned job (also written as task YAMLs by --dry-run)."""
-    return JobSpec(
-        job_id=job.job_id,
-        run_id=job.run_id,
-        kind=job.kind,
-        argv=job.argv,
-        run_dir=job.run_dir,
-        log_path=job.log_path,
-        attempt=attempt,
-        env=dict(env or {}),
-        gpu=job.role != Role.BASELINE,  # a random policy needs no GPU: a CPU node, no GPU bill
-    )
-
-
-def record_for(ledger: Ledger, job: PlannedJob) -> JobRecord:
-    if job.role == Role.BASELINE:
-        return ledger.baselines[job.level]
-    run = ledger.run(job.run_id)
-    if run is None:
-        raise KeyError(f"the ledger has no run {job.run_id!r}")
-    return run.training if job.role == Role.TRAIN else run.evaluation
-
-
-def _last_line(path: Path, limit: int = 300) -> str:
-    """The last meaningful line of a log (the exception or `error: ...` line), shortened to one line."""
-    try:
-        with path.open("rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 8192))
-            tail = f.read().decode(errors="replace")
-    except OSError:
-        return ""
-    lines = [ln.strip() for ln in tail.replace("\r", "\n").splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith("====")]
-    return " ".join(lines[-1].split())[:limit] if lines else ""
 
 
 class Scheduler:
@@ -183,8 +115,8 @@ class Scheduler:
         self.backend = backend
         self.config = config
         self.on_event = on_event or (lambda job_id, event, message: None)
-        self.jobs: dict[str, _Job] = {}
-        self.dependents: dict[str, list[_Job]] = {}
+        self.jobs: dict[str, GraphJob] = {}
+        self.dependents: dict[str, list[GraphJob]] = {}
         self._add_jobs(plan.jobs)
         cap = getattr(backend, "capacity", None)
         self.cap = min(config.max_parallel, cap) if cap else config.max_parallel
@@ -195,23 +127,22 @@ class Scheduler:
         self.force = False
         self.fatal: str | None = None
         self.launches = 0
-        self._ready: list[tuple[tuple[int, int], int, _Job]] = []
-        self._seq = itertools.count()
-        self._running: dict[str, _Job] = {}  # handle -> job
+        self._ready = ReadyQueue()
+        self._running: dict[str, GraphJob] = {}  # handle -> job
         self._tasks: set[asyncio.Task] = set()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._touched: set[str] = set()  # runs whose records changed since the last ledger write
 
-    def _add_jobs(self, planned: list[PlannedJob]) -> list[_Job]:
+    def _add_jobs(self, planned: list[PlannedJob]) -> list[GraphJob]:
         added = []
         for p in planned:
-            job = self.jobs[p.job_id] = _Job(p, record_for(self.store.ledger, p), len(self.jobs))
+            job = self.jobs[p.job_id] = GraphJob(p, record_for(self.store.ledger, p), len(self.jobs))
             if p.depends_on:
                 self.dependents.setdefault(p.depends_on, []).append(job)
             added.append(job)
         return added
 
-    def _grow(self, ended: _Job) -> None:
+    def _grow(self, ended: GraphJob) -> None:
         """Ask the source for more jobs now that `ended` has ended, and make the runnable ones ready."""
         if self.source is None or self.stopping:
             return
@@ -226,7 +157,7 @@ class Scheduler:
 
     # ---- state changes (each one is written to the ledger) -----------------------------------------------
 
-    def _touch(self, job: _Job) -> None:
+    def _touch(self, job: GraphJob) -> None:
         self._touched.add(job.planned.run_id)
 
     def _changed(self) -> None:
@@ -239,17 +170,14 @@ class Scheduler:
         if hasattr(self, "_event"):
             self._event.set()
 
-    def _emit(self, job: _Job, event: str, message: str = "") -> None:
+    def _emit(self, job: GraphJob, event: str, message: str = "") -> None:
         self.on_event(job.job_id, event, message)
 
-    def _make_ready(self, job: _Job) -> None:
-        if job.queued or job.active:
-            return
-        job.queued = True
-        heapq.heappush(self._ready, (job.priority, next(self._seq), job))
-        self._wake()
+    def _make_ready(self, job: GraphJob) -> None:
+        if self._ready.push(job):
+            self._wake()
 
-    def _skip(self, job: _Job, reason: str) -> None:
+    def _skip(self, job: GraphJob, reason: str) -> None:
         self._touch(job)
         job.record.status = Status.SKIPPED
         job.record.error = reason
@@ -258,7 +186,7 @@ class Scheduler:
             if dep.record.status not in (Status.SUCCESS, Status.SKIPPED):
                 self._skip(dep, f"not run: {job.planned.role} was skipped ({reason})")
 
-    def _succeed(self, job: _Job, metrics: Any, note: str = "") -> None:
+    def _succeed(self, job: GraphJob, metrics: Any, note: str = "") -> None:
         self._touch(job)
         job.record.status = Status.SUCCESS
         job.record.error = None
@@ -273,7 +201,7 @@ class Scheduler:
         if self._looping:  # not during _prepare's bookkeeping (it iterates over the jobs)
             self._grow(job)
 
-    def _fail_dependents(self, job: _Job) -> None:
+    def _fail_dependents(self, job: GraphJob) -> None:
         for dep in self.dependents.get(job.job_id, []):
             if dep.record.status != Status.SUCCESS:
                 self._touch(dep)
@@ -283,9 +211,9 @@ class Scheduler:
 
     # ---- before the loop: what the ledger and the files say -----------------------------------------------
 
-    async def _prepare(self) -> list[_Job]:
+    async def _prepare(self) -> list[GraphJob]:
         """Decide each job's starting state; returns jobs to re-attach (still running on the backend)."""
-        reattach: list[_Job] = []
+        reattach: list[GraphJob] = []
         running_here = [
             j
             for j in self.jobs.values()
@@ -431,7 +359,7 @@ class Scheduler:
                 await self._wait_event()
                 continue
             await self._sem.acquire()
-            job = None if self.stopping else self._pop_ready()
+            job = None if self.stopping else self._ready.pop()
             if job is None:
                 self._sem.release()
                 continue
@@ -449,20 +377,10 @@ class Scheduler:
             self.on_event("controller", "error", f"internal error: {task.exception()!r}")
         self._wake()
 
-    def _pop_ready(self) -> _Job | None:
-        """The best ready job still pending, claimed for a watcher (None if there is none)."""
-        while self._ready:
-            _, _, job = heapq.heappop(self._ready)
-            job.queued = False
-            if job.record.status == Status.PENDING:  # not skipped meanwhile
-                job.active = True
-                return job
-        return None
-
-    async def _watch(self, job: _Job, reattached: bool) -> None:
+    async def _watch(self, job: GraphJob, reattached: bool) -> None:
         """Jobs' lives on one permit: submit (throttled), wait for the poller's verdict, record it; then, while the
         permit is ours and a job is ready, hand the permit straight to it (no round trip through the dispatcher)."""
-        current: _Job | None = job
+        current: GraphJob | None = job
         while current is not None:
             job, current = current, None
             try:
@@ -473,14 +391,14 @@ class Scheduler:
                     self._running.pop(job.handle, None)
                 if job.holds_permit:
                     job.holds_permit = False
-                    current = None if self.stopping else self._pop_ready()
+                    current = None if self.stopping else self._ready.pop()
                     if current is None:
                         self._sem.release()
                     else:
                         current.holds_permit = True
             reattached = False
 
-    async def _run_one(self, job: _Job, reattached: bool) -> None:
+    async def _run_one(self, job: GraphJob, reattached: bool) -> None:
         if reattached:
             job.handle = job.record.handle
             job.started, job.started_wall = time.monotonic(), time.time()
@@ -505,7 +423,7 @@ class Scheduler:
             return
         await self._finish(job, status)
 
-    async def _submit(self, job: _Job) -> bool:
+    async def _submit(self, job: GraphJob) -> bool:
         rec = job.record
         async with self._throttler:
             if self.stopping:
@@ -514,12 +432,8 @@ class Scheduler:
             if hasattr(self.backend, "concurrency_hint"):
                 self.backend.concurrency_hint = hint  # type: ignore[attr-defined]
             self._touch(job)
-            rec.attempts += 1
+            open_attempt(rec, self.backend.name)
             job.session_attempts += 1
-            rec.status, rec.error, rec.handle = Status.RUNNING, None, None
-            rec.backend = self.backend.name
-            rec.started_at, rec.ended_at, rec.duration_seconds = now_iso(), None, None
-            rec.history.append(Attempt(attempt=rec.attempts, started_at=rec.started_at, backend=self.backend.name))
             spec = job_spec(job.planned, rec.attempts, self.config.env)
             job.started, job.started_wall = time.monotonic(), time.time()
             self.launches += 1
@@ -539,18 +453,12 @@ class Scheduler:
         self._changed()
         return True
 
-    def _undo_attempt(self, job: _Job) -> None:
+    def _undo_attempt(self, job: GraphJob) -> None:
         """A submit that launched nothing: the job is pending again, as if it had never been tried."""
         self._touch(job)
-        rec = job.record
-        rec.attempts -= 1
+        undo_attempt(job.record)
         job.session_attempts -= 1
         self.launches -= 1
-        if rec.history and rec.history[-1].ended_at is None:
-            rec.history.pop()
-        rec.status, rec.handle, rec.backend = Status.PENDING, None, None
-        rec.started_at = rec.history[-1].started_at if rec.history else None
-        rec.ended_at = rec.history[-1].ended_at if rec.history else None
         self._changed()
 
     def _set_fatal(self, message: str) -> None:
@@ -561,18 +469,11 @@ class Scheduler:
 
     # ---- verdicts ---------------------------------------------------------------------------------------
 
-    def _close_attempt(self, job: _Job, outcome: str, exit_code: int | None, detail: str) -> None:
+    def _close_attempt(self, job: GraphJob, outcome: str, exit_code: int | None, detail: str) -> None:
         self._touch(job)
-        rec = job.record
-        ended = now_iso()
-        duration = round(time.monotonic() - job.started, 3) if job.started else None
-        rec.ended_at, rec.duration_seconds = ended, duration
-        if rec.history and rec.history[-1].ended_at is None:
-            att = rec.history[-1]
-            att.ended_at, att.duration_seconds, att.outcome = ended, duration, outcome
-            att.exit_code, att.detail = exit_code, detail
+        close_attempt(job.record, job.started, outcome, exit_code, detail)
 
-    async def _fetch_remote(self, job: _Job, status: JobStatus) -> JobStatus:
+    async def _fetch_remote(self, job: GraphJob, status: JobStatus) -> JobStatus:
         """Remote jobs: download the log; for a success, write the result the log carries into the run folder.
 
         Returns the status to judge the job by: a success whose log holds no result becomes a failure."""
@@ -592,7 +493,7 @@ class Scheduler:
             return JobStatus(BackendState.FAILED, status.exit_code, str(exc))
         return status
 
-    async def _finish(self, job: _Job, status: JobStatus) -> None:
+    async def _finish(self, job: GraphJob, status: JobStatus) -> None:
         self._touch(job)
         rec, p = job.record, job.planned
         if status.state == BackendState.CANCELLED and job.kill_reason is None:  # we stopped it: Ctrl-C
@@ -617,7 +518,7 @@ class Scheduler:
                 self._changed()
                 return
         detail = job.kill_reason or status.detail or str(status.state)
-        last = _last_line(p.log_path)
+        last = last_line(p.log_path)
         if last and job.kill_reason is None:
             detail = f"{detail}: {last}"
         code = status.exit_code
@@ -643,7 +544,7 @@ class Scheduler:
         job.kill_reason = None
         self._changed()
 
-    def _retry_due(self, job: _Job) -> None:
+    def _retry_due(self, job: GraphJob) -> None:
         self._timers.pop(job.job_id, None)
         if job.record.status == Status.PENDING and not self.stopping:
             self._make_ready(job)
@@ -681,26 +582,15 @@ class Scheduler:
                 last_stall_check = now
                 await self._check_stalls(waiting)
 
-    def heartbeat(self, job: _Job) -> float:
-        """Wall time of the job's last sign of life: its log or metrics file, or its start."""
-        beats = [job.started_wall]
-        files = [job.planned.log_path] + ([job.planned.run_dir / METRICS] if job.planned.role == Role.TRAIN else [])
-        for path in files:
-            try:
-                beats.append(path.stat().st_mtime)
-            except OSError:
-                pass
-        return max(beats)
-
-    async def _check_stalls(self, waiting: dict[str, _Job]) -> None:
+    async def _check_stalls(self, waiting: dict[str, GraphJob]) -> None:
         timeout = self.config.stall_timeout
         assert timeout is not None
         now = time.time()
-        stalled = [(h, j) for h, j in waiting.items() if not j.future.done() and now - self.heartbeat(j) > timeout]
+        stalled = [(h, j) for h, j in waiting.items() if not j.future.done() and now - j.heartbeat() > timeout]
         if not stalled:
             return
         for _, job in stalled:
-            job.kill_reason = f"stalled: no progress (log, metrics) for {now - self.heartbeat(job):.0f} s; killed"
+            job.kill_reason = f"stalled: no progress (log, metrics) for {now - job.heartbeat():.0f} s; killed"
             self._emit(job, "stalled", job.kill_reason)
         await self.backend.cancel([h for h, _ in stalled])
         for _, job in stalled:
