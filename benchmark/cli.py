@@ -143,6 +143,8 @@ def train(
         f"trained {result.agent_steps:,} agent steps (asked {timesteps:,}) in {result.wall_seconds:.0f} s "
         f"({result.sps:,.0f} sps); run folder: {out}"
     )
+    if result.stopped_early:
+        console.print(f"stopped early: {result.stopped_early}", highlight=False)
     _print_result("train", out / SUMMARY)
 
 

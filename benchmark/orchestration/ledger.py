@@ -94,6 +94,7 @@ class TrainMetrics(_Model):
     resumed_from: int = 0
     metrics_file: str | None = Field(None, description="the learning curve, one JSON line every ~5 s")
     wandb: str | None = Field(None, description="the W&B run URL (online) or offline run folder")
+    stopped_early: str | None = Field(None, description="why training ended before its budget (collapsed policy)")
 
 
 class Interval(_Model):

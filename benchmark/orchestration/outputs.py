@@ -62,6 +62,7 @@ def read_train_metrics(run_dir: Path) -> TrainMetrics:
             resumed_from=data.get("resumed_from", 0),
             metrics_file=str(run_dir / METRICS) if (run_dir / METRICS).exists() else None,
             wandb=data.get("wandb"),
+            stopped_early=data.get("stopped_early"),
         )
     except (KeyError, ValidationError) as exc:
         raise OutputError(f"{run_dir / 'train_summary.json'} lacks a field ({exc})") from None
@@ -112,7 +113,8 @@ def completed(job: PlannedJob, timesteps: int, episodes: int) -> TrainMetrics | 
     except OutputError:
         return None
     if isinstance(metrics, TrainMetrics):
-        return metrics if metrics.agent_steps >= timesteps and checkpoint_of(job).exists() else None
+        reached = metrics.agent_steps >= timesteps or metrics.stopped_early is not None
+        return metrics if reached and checkpoint_of(job).exists() else None
     if metrics.episodes_per_simulation != episodes:
         return None
     if job.role == Role.EVAL:  # it must have evaluated the current checkpoint

@@ -49,6 +49,9 @@ class TrainConfig(BaseModel):
     experiment_id: str | None = Field(None, description="W&B group; set by the controller")
     run_id: str | None = Field(None, description="stable run id; set by the controller")
     architectures_module: str | None = Field(None, description="user module that registers architectures")
+    stop_collapsed: bool = Field(
+        True, description="end a run whose policy collapsed (entropy at its floor, reward random): collapse.py"
+    )
 
     # The settings an architecture may ask for (`TrainerHints`); a value given here overrides its hint.
     # 12 minibatches of 32 rows x 64 steps: 4 (6k samples each) left fast flat on level 1 for 2M steps.

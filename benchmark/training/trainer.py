@@ -19,9 +19,11 @@ from benchmark.architectures import get_architecture, load_architectures_module
 from benchmark.atomic import atomic_write_json
 from benchmark.levels import get_level
 from benchmark.levels.curriculum import LearningProgressCurriculum
+from benchmark.levels.references import load_references, reference_score
 from benchmark.policy import Policy, count_parameters
 from benchmark.tracking.wandb_tracker import Tracker
 from benchmark.training.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
+from benchmark.training.collapse import CollapseWatch
 from benchmark.training.config import TrainConfig
 from benchmark.training.ppo import compute_gae, logprob_entropy, ppo_loss, sample_actions
 from benchmark.training.runtime import autocast, configure_threads, pick_device, pick_precision, seed_everything
@@ -44,6 +46,7 @@ class TrainResult:
     checkpoint: Path
     resumed_from: int
     already_done: bool = False  # the run folder held a finished training: nothing was trained or rewritten
+    stopped_early: str | None = None  # why the run ended before its budget (a collapsed policy)
 
 
 def _trim_metrics(path: Path, max_step: int) -> None:
@@ -66,7 +69,8 @@ def finished_run(cfg: TrainConfig) -> TrainResult | None:
         cfg.architecture,
         cfg.seed,
     )
-    if not same or summary.get("agent_steps", 0) < cfg.timesteps or not (out / CHECKPOINT).exists():
+    reached = summary.get("agent_steps", 0) >= cfg.timesteps or bool(summary.get("stopped_early"))
+    if not same or not reached or not (out / CHECKPOINT).exists():
         return None
     return TrainResult(
         agent_steps=summary["agent_steps"],
@@ -76,6 +80,7 @@ def finished_run(cfg: TrainConfig) -> TrainResult | None:
         checkpoint=out / CHECKPOINT,
         resumed_from=summary.get("resumed_from", 0),
         already_done=True,
+        stopped_early=summary.get("stopped_early"),
     )
 
 
@@ -184,6 +189,13 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
         dir=out,
     )
     metrics_file = (out / METRICS).open("a")
+    references = load_references()
+    watch = CollapseWatch(
+        budget=cfg.timesteps,
+        actions=env.spec.num_actions,
+        random_reward=reference_score(references, cfg.level, "basic", "random", "reward_per_agent"),
+    )
+    stopped_early: str | None = None
     start = time.time()
     last_log = last_ckpt = start
     steps_at_log = global_step
@@ -272,10 +284,15 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             stats = {k: torch.stack(v).mean() for k, v in update_stats.items()}
             update += 1
             timing["learn"] += time.perf_counter() - t0
+            # the mean step reward of the rollout x the episode length estimates the return per agent, since
+            # staggered starts spread the rows evenly over the episode
+            rollout_reward = float(rewards[seg].float().mean()) * level.max_steps
+            if cfg.stop_collapsed:
+                stopped_early = watch.observe(global_step, float(stats["entropy"]), rollout_reward)
 
             # ---- logging and checkpoints ------------------------------------------------------------
             now = time.time()
-            if now - last_log >= cfg.log_seconds or global_step >= cfg.timesteps:
+            if now - last_log >= cfg.log_seconds or global_step >= cfg.timesteps or stopped_early:
                 line = {
                     "agent_steps": global_step,
                     "update": update,
@@ -286,10 +303,8 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                     **{f"time_{k}": round(v, 3) for k, v in timing.items()},
                 }
                 # every update has a point on the learning curve, finished episodes or not (a short run may
-                # finish none: each simulation's first episode is a shortened warm-up): the mean step reward of
-                # the rollout x the episode length estimates the return per agent, since staggered starts
-                # spread the rows evenly over the episode
-                line["rollout_reward_per_agent"] = round(float(rewards[seg].float().mean()) * level.max_steps, 6)
+                # finish none: each simulation's first episode is a shortened warm-up)
+                line["rollout_reward_per_agent"] = round(rollout_reward, 6)
                 if episodes:
                     line["episodes"] = len(episodes)
                     line["reward_per_agent"] = float(np.mean([e.reward_per_agent for e in episodes]))
@@ -304,6 +319,8 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             if now - last_ckpt >= cfg.checkpoint_seconds:
                 checkpoint()
                 last_ckpt = now
+            if stopped_early:
+                break
         checkpoint()
     except BaseException:
         tracker.finish(exit_code=1)
@@ -320,6 +337,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
         parameters=parameters,
         checkpoint=ckpt_path,
         resumed_from=resumed_from,
+        stopped_early=stopped_early,
     )
     tracker.summary({"agent_steps": global_step, "sps": result.sps, "wall_seconds": wall})
     tracker.finish()
@@ -342,6 +360,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             "threads": torch.get_num_threads(),
             "timing": timing,
             "wandb": tracker.location(),
+            "stopped_early": stopped_early,
         },
     )
     return result
