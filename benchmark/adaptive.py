@@ -68,6 +68,14 @@ def run(
     skip_training: Annotated[
         bool | None, typer.Option("--skip-training", help="only evaluate the checkpoints the runs already have")
     ] = None,
+    reevaluate: Annotated[
+        bool | None,
+        typer.Option(
+            "--reevaluate",
+            help="evaluate every checkpoint and baseline again, finished ones too (another --episodes is allowed); "
+            "implies --skip-training; earlier results are kept",
+        ),
+    ] = None,
     retries: Annotated[int | None, typer.Option(help="retries per failed job (default 2)")] = None,
     retry_backoff: Annotated[
         float | None, typer.Option(help="seconds before a first retry, doubling (default 10)")
@@ -129,6 +137,7 @@ def run(
             "architectures": architectures,
             "levels": levels,
             "skip_training": skip_training,
+            "reevaluate": reevaluate,
             "retries": retries,
             "retry_backoff": retry_backoff,
             "output_dir": output_dir,

@@ -40,7 +40,8 @@ from benchmark.orchestration.options import ExperimentOptions
 from benchmark.orchestration.plan import LEDGER_NAME, Plan, Role, Throughput, build_plan
 from benchmark.orchestration.printing import print_cost, print_plan, print_summary
 from benchmark.orchestration.progress import Reporter
-from benchmark.orchestration.resume import BUDGET_KEYS  # an experiment's budget: fixed once it has started
+from benchmark.orchestration.reevaluate import reopen_evaluations
+from benchmark.orchestration.resume import BUDGET_KEYS, REEVALUATE_KEYS  # fixed once an experiment started
 from benchmark.orchestration.scheduler import JobSource, Outcome, Scheduler, SchedulerConfig, record_for
 from benchmark.orchestration.sequential import AdaptiveSource, SequentialConfig, SequentialSeeds
 
@@ -178,6 +179,8 @@ def adaptive_source(
 
 def check_budget(ledger: Ledger, options: ExperimentOptions) -> None:
     for key in BUDGET_KEYS:
+        if options.reevaluate and key in REEVALUATE_KEYS:
+            continue
         before = ledger.config.get(key)
         now = getattr(options, key)
         if before is not None and before != now:
@@ -318,6 +321,9 @@ def run_experiment(
         )
         ledger.sessions.append(session)
         merge_plan(ledger, plan)
+        if options.reevaluate:
+            reopened = reopen_evaluations(ledger, plan)
+            console.print(f"--reevaluate: {reopened} finished evaluation(s) will run again; earlier ones kept")
         source: JobSource | None = None
         if options.adaptive:  # the seeds the decisions so far ask for (a resume replays them from the runs)
             source = adaptive_source(options, archs, levels, wandb_mode, plan, ledger)

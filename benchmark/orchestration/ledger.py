@@ -129,6 +129,9 @@ class TrainingRecord(JobRecord):
 
 class EvaluationRecord(JobRecord):
     metrics: EvalMetrics | None = None
+    previous: list[EvalMetrics] = Field(
+        default_factory=list, description="earlier results, oldest first (--reevaluate); each names its kept file"
+    )
 
 
 class BaselineRecord(EvaluationRecord):

@@ -48,6 +48,11 @@ class ExperimentOptions(BaseModel):
     architectures: list[str] | None = Field(None, description="architecture names (default: all registered)")
     levels: list[str] | None = Field(None, description="level names (default: all five)")
     skip_training: bool = Field(False, description="evaluate existing checkpoints only")
+    reevaluate: bool = Field(
+        False,
+        description="evaluate every checkpoint (and baseline) again, also finished ones, e.g. with other --episodes; "
+        "implies --skip-training; the earlier results stay in the ledger (`previous`) and as eval.<k>.json",
+    )
     retries: int = Field(2, ge=0, description="retries of a failed job (not for deterministic failures)")
     retry_backoff: float = Field(10.0, ge=0, description="seconds before the first retry; doubles each time")
     output_dir: Path = Field(Path("results"), description="experiments live in <output_dir>/<experiment_id>")
@@ -110,7 +115,7 @@ class ExperimentOptions(BaseModel):
         return value
 
 
-RECIPE_KEYS = set(ExperimentOptions.model_fields) - {"recipe", "dry_run", "extend"}
+RECIPE_KEYS = set(ExperimentOptions.model_fields) - {"recipe", "dry_run", "extend", "reevaluate"}
 CLOUD_ONLY = ("storage", "accelerator", "cloud", "use_spot", "gpus", "cluster", "nodes", "gpus_per_node")
 
 
@@ -172,6 +177,8 @@ def resolve_options(flags: dict[str, Any]) -> ExperimentOptions:
         options = ExperimentOptions.model_validate(values)
     except ValidationError as exc:
         raise UsageError(pydantic_message(exc)) from None
+    if options.reevaluate:
+        options = options.model_copy(update={"skip_training": True})
     if options.adaptive:
         n = options.seeds_per_level
         if n < 2:

@@ -17,6 +17,7 @@ from benchmark.errors import UsageError
 LEDGER_NAME = "benchmark_results.json"  # as orchestration.plan (not imported: keep options light)
 # the budget, and the adaptive mode's test (changing them mid-way would void its error guarantee)
 BUDGET_KEYS = ("timesteps", "level_timesteps", "episodes", "adaptive", "max_seeds", "alpha")
+REEVALUATE_KEYS = ("episodes",)  # --reevaluate evaluates every checkpoint again: it may change these
 LIST_KEYS = ("architectures", "levels")
 GRID_KEYS = (*LIST_KEYS, "seeds_per_level", "architectures_module")
 # where the jobs run: taken from the ledger when not given (a local experiment resumed with a short command
@@ -55,12 +56,13 @@ def reconcile(values: dict[str, Any], stored: dict[str, Any], extend: bool) -> d
             out[key] = stored[key]
     for key in BUDGET_KEYS:
         before = stored.get(key)
-        if before is None:
+        if before is None or (key in REEVALUATE_KEYS and values.get("reevaluate") and key in values):
             continue
         if key in values and values[key] != before:
             raise UsageError(
                 f"experiment {experiment} was started with {flag(key)} {before}, not {values[key]}: resume "
                 f"without {flag(key)} (or with {flag(key)} {before}), or start another --experiment-id"
+                + (" (or evaluate every checkpoint again with --reevaluate)" if key in REEVALUATE_KEYS else "")
             )
         out[key] = before
     for key in GRID_KEYS:
