@@ -85,6 +85,13 @@ def run(
         str | None, typer.Option(help="offline, online or disabled (default offline with --local)")
     ] = None,
     dry_run: Annotated[bool | None, typer.Option("--dry-run", help="print the plan and launch nothing")] = None,
+    probe: Annotated[
+        bool | None,
+        typer.Option(
+            "--probe/--no-probe",
+            help="--dry-run --local: time a few seconds of training per cell no ledger has measured (default on)",
+        ),
+    ] = None,
     extend: Annotated[
         bool | None,
         typer.Option("--extend", help="resuming: add the --architectures, --levels or --seeds-per-level given"),
@@ -143,6 +150,7 @@ def run(
             "output_dir": output_dir,
             "wandb_mode": wandb_mode,
             "dry_run": dry_run,
+            "probe": probe,
             "extend": extend,
             "recipe": recipe,
             "episodes": episodes,

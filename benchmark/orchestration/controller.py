@@ -142,6 +142,41 @@ def make_plan(
     )
 
 
+def probed_plan(
+    options: ExperimentOptions, archs: list[str], levels: list[str], wandb_mode: str, plan: Plan, console: Console
+) -> Plan:
+    """--dry-run --local: fill the estimates no ledger has measured with the calibration probe (probe.py)."""
+    from benchmark.cpus import available_cpus
+    from benchmark.orchestration import factory
+    from benchmark.orchestration.probe import probe
+
+    runs = {r.run_id: r for r in plan.runs}
+    missing = list(
+        dict.fromkeys(
+            (runs[j.run_id].architecture if j.run_id in runs else archs[0], j.level)  # a baseline: any policy
+            for j in plan.jobs
+            if j.estimate_seconds is None
+        )
+    )
+    if not missing:
+        return plan
+    parallel = options.max_parallel or factory.default_max_parallel(options)
+    threads = max(1, available_cpus() // parallel)
+    cache = Path(options.output_dir) / ".probe"
+    console.print(
+        f"estimates: {len(missing)} cell(s) without measured throughput get the probe (two short updates each at "
+        f"{threads} thread(s), as a job at --max-parallel {parallel}; cached in {cache}/, --no-probe skips it)",
+        highlight=False,
+    )
+    measured = plan_throughput(options)[0]
+    probed = probe(missing, cache, "cpu", threads, options.episodes, options.architectures_module, console.print)
+    merged = Throughput(
+        train_sps={**probed.train_sps, **measured.train_sps},
+        eval_seconds={**probed.eval_seconds, **measured.eval_seconds},
+    )
+    return make_plan(options, archs, levels, wandb_mode, throughput=merged)
+
+
 def sequential_policy(
     options: ExperimentOptions, archs: list[str], levels: list[str], permutations: int = 10_000
 ) -> SequentialSeeds:
@@ -256,6 +291,8 @@ def run_experiment(
     existing = read_ledger(plan.paths.ledger, options.experiment_id)
     if existing is not None:
         check_budget(existing, options)
+    if options.dry_run and options.local and options.probe:
+        plan = probed_plan(options, archs, levels, wandb_mode, plan, console)
     if options.adaptive:
         n, cap = options.seeds_per_level, options.interims * options.seeds_per_level
         console.print(

@@ -60,6 +60,9 @@ class ExperimentOptions(BaseModel):
         None, description="W&B mode of the jobs (default: offline with --local, else online)"
     )
     dry_run: bool = Field(False, description="print the plan, launch nothing")
+    probe: bool = Field(
+        True, description="--dry-run --local: train a few seconds per cell without measured throughput (cached)"
+    )
     extend: bool = Field(False, description="resuming: add the architectures, levels or seeds given to the grid")
     episodes: int = Field(DEFAULT_EPISODES, ge=1, description="evaluation episodes per simulation")
     architectures_module: str | None = Field(None, description="module or .py file registering more architectures")
