@@ -9,6 +9,8 @@ Re-running the same command resumes: finished jobs are not run again.
         --architectures fast --levels level_1_basic --seeds-per-level 2
     python benchmark/adaptive.py --experiment-id rank --timesteps 400000 --local --adaptive --seeds-per-level 5 \\
         --architectures fast,fast_lstm_reset,memory_free --levels level_1_basic   # seeds where undecided
+    python benchmark/adaptive.py --experiment-id screen --timesteps 2e6 --local --screen --seeds-per-level 2 \\
+        --levels level_1_basic                                    # every architecture at 500k, the best at 2M
     python benchmark/adaptive.py --recipe full --dry-run               # the plan and a time estimate only
     python benchmark/adaptive.py --recipe full --no-local --storage s3://my-bucket/archbench --use-spot \\
         --accelerator L4                                               # on SkyPilot: one managed job per job
@@ -63,6 +65,15 @@ def run(
     alpha: Annotated[
         float | None, typer.Option(help="--adaptive: family-wise error over a level's comparisons (default 0.05)")
     ] = None,
+    screen: Annotated[
+        bool | None,
+        typer.Option(
+            "--screen",
+            help="successive halving per level: all architectures at a small budget, the better half continues "
+            "from its checkpoints at twice the budget, up to --timesteps",
+        ),
+    ] = None,
+    screen_rungs: Annotated[int | None, typer.Option(help="--screen: rungs (default 3: budgets N/4, N/2, N)")] = None,
     architectures: Annotated[str | None, typer.Option(help="comma-separated names (default all)")] = None,
     levels: Annotated[str | None, typer.Option(help="comma-separated names (default all)")] = None,
     skip_training: Annotated[
@@ -141,6 +152,8 @@ def run(
             "adaptive": adaptive,
             "max_seeds": max_seeds,
             "alpha": alpha,
+            "screen": screen,
+            "screen_rungs": screen_rungs,
             "architectures": architectures,
             "levels": levels,
             "skip_training": skip_training,

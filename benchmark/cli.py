@@ -78,6 +78,10 @@ def train(
     experiment_id: Annotated[str | None, typer.Option(help="W&B group (set by the controller)")] = None,
     run_id: Annotated[str | None, typer.Option(help="stable run id (set by the controller)")] = None,
     architectures_module: Annotated[str | None, typer.Option(help="module that registers architectures")] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="continue another run's checkpoint (a screening rung): copied in when --out has none"),
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Train one architecture on one level with PPO."""
@@ -111,6 +115,7 @@ def train(
         experiment_id=experiment_id,
         run_id=run_id,
         architectures_module=architectures_module,
+        init_from=init_from,
     )
     out = cfg.out  # the run folder: --out, else TrainConfig's per-run default
     from benchmark.training.trainer import SUMMARY, NonFiniteLoss, finished_run

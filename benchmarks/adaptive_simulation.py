@@ -37,7 +37,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmark.orchestration.backends.fake import FakeBackend, FakeOutcome, parse_options  # noqa: E402
-from benchmark.orchestration.controller import adaptive_source, make_plan, merge_plan  # noqa: E402
+from benchmark.orchestration.grid import make_plan, merge_plan  # noqa: E402
+from benchmark.orchestration.growth import adaptive_source  # noqa: E402
 from benchmark.orchestration.ledger import Environment, Ledger, LedgerStore, now_iso  # noqa: E402
 from benchmark.orchestration.options import ExperimentOptions  # noqa: E402
 from benchmark.orchestration.plan import Throughput  # noqa: E402

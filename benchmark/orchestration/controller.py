@@ -9,245 +9,49 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import math
 import os
 import signal
-import statistics
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
 
-from benchmark.errors import UsageError, unknown_name
+from benchmark.errors import UsageError
 from benchmark.orchestration.backend import Backend
+from benchmark.orchestration.grid import (  # noqa: F401 - merge_plan, make_plan, measured_throughput: public
+    check_budget,
+    make_plan,
+    measured_throughput,
+    merge_plan,
+    plan_throughput,
+    resolve_names,
+)
+from benchmark.orchestration.growth import (  # noqa: F401 - adaptive_source: public (the simulation uses it)
+    adaptive_source,
+    probed_plan,
+    screening_source,
+    sequential_policy,
+)
 from benchmark.orchestration.ledger import (
-    LEDGER_FORMAT,
-    BaselineRecord,
-    EvaluationRecord,
     Ledger,
     LedgerStore,
-    RunRecord,
     Session,
     Status,
-    TrainingRecord,
     capture_environment,
     now_iso,
     read_ledger,
 )
 from benchmark.orchestration.options import ExperimentOptions
-from benchmark.orchestration.plan import LEDGER_NAME, Plan, Role, Throughput, build_plan
+from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.printing import print_cost, print_plan, print_summary
 from benchmark.orchestration.progress import Reporter
 from benchmark.orchestration.reevaluate import reopen_evaluations
-from benchmark.orchestration.resume import BUDGET_KEYS, REEVALUATE_KEYS  # fixed once an experiment started
-from benchmark.orchestration.scheduler import JobSource, Outcome, Scheduler, SchedulerConfig, record_for
-from benchmark.orchestration.sequential import AdaptiveSource, SequentialConfig, SequentialSeeds
+from benchmark.orchestration.scheduler import JobSource, Outcome, Scheduler, SchedulerConfig
+from benchmark.orchestration.screening import ScreeningSource
+from benchmark.orchestration.sequential import AdaptiveSource
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
-
-
-# ---- options -> names -----------------------------------------------------------------------------------------
-
-
-def resolve_names(options: ExperimentOptions) -> tuple[list[str], list[str]]:
-    """Architecture and level names, checked against the registries (UsageError listing the valid ones)."""
-    from benchmark.architectures import ARCHITECTURES, load_architectures_module
-    from benchmark.levels import LEVELS
-
-    if options.architectures_module:
-        try:
-            load_architectures_module(options.architectures_module)
-        except (ImportError, FileNotFoundError, ValueError, TypeError) as exc:
-            raise UsageError(f"--architectures-module {options.architectures_module}: {exc}") from None
-    archs = options.architectures or list(ARCHITECTURES)
-    levels = options.levels or list(LEVELS)
-    for kind, names, registry in (
-        ("architecture", archs, ARCHITECTURES),
-        ("level", [*levels, *options.level_timesteps], LEVELS),
-    ):
-        bad = [name for name in names if name not in registry]
-        if bad:
-            raise UsageError(unknown_name(kind, bad[0], registry).replace(f"{bad[0]!r}", bad[0], 1))
-    if options.adaptive and len(archs) < 2:
-        raise UsageError(f"--adaptive compares architectures: give at least two (got {', '.join(archs)})")
-    return archs, levels
-
-
-def measured_throughput(output_dir: Path, device: str | None = None) -> Throughput:
-    """Median training SPS and eval seconds per (architecture, level) over every ledger under output_dir
-    (only trainings that ran on `device`, when given)."""
-    sps: dict[tuple[str, str], list[float]] = defaultdict(list)
-    evals: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for path in sorted(Path(output_dir).glob(f"*/{LEDGER_NAME}")):
-        try:
-            raw = json.loads(path.read_text())
-            if raw.get("format") != LEDGER_FORMAT:
-                continue
-            for run in raw.get("runs", []):
-                key = (run["architecture"], run["level"])
-                tr, ev = run.get("training", {}), run.get("evaluation", {})
-                on = device is None or (tr.get("metrics") or {}).get("device") == device
-                if tr.get("status") == "success" and (tr.get("metrics") or {}).get("sps") and on:
-                    sps[key].append(float(tr["metrics"]["sps"]))
-                if ev.get("status") == "success" and ev.get("duration_seconds"):
-                    evals[key].append(float(ev["duration_seconds"]))
-            for level, base in raw.get("baselines", {}).items():
-                if base.get("status") == "success" and base.get("duration_seconds"):
-                    evals[("random", level)].append(float(base["duration_seconds"]))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue  # an unreadable ledger only costs us an estimate
-    return Throughput(
-        train_sps={k: statistics.median(v) for k, v in sps.items()},
-        eval_seconds={k: statistics.median(v) for k, v in evals.items()},
-    )
-
-
-def plan_throughput(options: ExperimentOptions) -> tuple[Throughput, bool]:
-    """Measured throughput for the estimates, and whether it was measured on a GPU (preferred on the cloud)."""
-    if not options.local:
-        gpu = measured_throughput(options.output_dir, device="cuda")
-        if gpu.train_sps:
-            return gpu, True
-    return measured_throughput(options.output_dir), False
-
-
-def make_plan(
-    options: ExperimentOptions,
-    archs: list[str],
-    levels: list[str],
-    wandb_mode: str | None = None,
-    cells: dict[tuple[str, str], int] | None = None,
-    throughput: Throughput | None = None,
-) -> Plan:
-    """The grid's plan; `cells` (--adaptive): the seeds each (architecture, level) cell has so far."""
-    from benchmark.architectures import module_reference
-    from benchmark.orchestration.factory import resolve_wandb_mode
-
-    seeds = max(cells.values(), default=0) if cells else options.seeds_per_level
-    return build_plan(
-        experiment_id=options.experiment_id,
-        root=Path(options.output_dir) / options.experiment_id,
-        architectures=archs,
-        levels=levels,
-        seeds=list(range(seeds)),
-        cells=cells,
-        timesteps=options.timesteps,
-        level_timesteps=options.level_timesteps,
-        episodes=options.episodes,
-        wandb_mode=wandb_mode or resolve_wandb_mode(options),
-        architectures_module=module_reference(options.architectures_module) if options.architectures_module else None,
-        throughput=throughput or plan_throughput(options)[0],
-    )
-
-
-def probed_plan(
-    options: ExperimentOptions, archs: list[str], levels: list[str], wandb_mode: str, plan: Plan, console: Console
-) -> Plan:
-    """--dry-run --local: fill the estimates no ledger has measured with the calibration probe (probe.py)."""
-    from benchmark.cpus import available_cpus
-    from benchmark.orchestration import factory
-    from benchmark.orchestration.probe import probe
-
-    runs = {r.run_id: r for r in plan.runs}
-    missing = list(
-        dict.fromkeys(
-            (runs[j.run_id].architecture if j.run_id in runs else archs[0], j.level)  # a baseline: any policy
-            for j in plan.jobs
-            if j.estimate_seconds is None
-        )
-    )
-    if not missing:
-        return plan
-    parallel = options.max_parallel or factory.default_max_parallel(options)
-    threads = max(1, available_cpus() // parallel)
-    cache = Path(options.output_dir) / ".probe"
-    console.print(
-        f"estimates: {len(missing)} cell(s) without measured throughput get the probe (two short updates each at "
-        f"{threads} thread(s), as a job at --max-parallel {parallel}; cached in {cache}/, --no-probe skips it)",
-        highlight=False,
-    )
-    measured = plan_throughput(options)[0]
-    probed = probe(missing, cache, "cpu", threads, options.episodes, options.architectures_module, console.print)
-    merged = Throughput(
-        train_sps={**probed.train_sps, **measured.train_sps},
-        eval_seconds={**probed.eval_seconds, **measured.eval_seconds},
-    )
-    return make_plan(options, archs, levels, wandb_mode, throughput=merged)
-
-
-def sequential_policy(
-    options: ExperimentOptions, archs: list[str], levels: list[str], permutations: int = 10_000
-) -> SequentialSeeds:
-    config = SequentialConfig(
-        seeds_per_stage=options.seeds_per_level,
-        max_stages=options.interims,
-        alpha=options.alpha,
-        permutations=permutations,
-    )
-    return SequentialSeeds(archs, levels, config)
-
-
-def adaptive_source(
-    options: ExperimentOptions,
-    archs: list[str],
-    levels: list[str],
-    wandb_mode: str,
-    plan: Plan,
-    ledger: Ledger,
-    permutations: int = 10_000,
-) -> AdaptiveSource:
-    """--adaptive: the policy, wired to grow `plan` and the ledger with the seeds it asks for."""
-    throughput = plan_throughput(options)[0]  # once: the adaptive plan grows after every evaluation
-
-    def add_cells(cells: dict[tuple[str, str], int]) -> list:
-        grown = make_plan(options, archs, levels, wandb_mode, cells=cells, throughput=throughput)
-        merge_plan(ledger, grown)
-        return plan.extend(grown)
-
-    return AdaptiveSource(sequential_policy(options, archs, levels, permutations), ledger, add_cells)
-
-
-# ---- the ledger -----------------------------------------------------------------------------------------------
-
-
-def check_budget(ledger: Ledger, options: ExperimentOptions) -> None:
-    for key in BUDGET_KEYS:
-        if options.reevaluate and key in REEVALUATE_KEYS:
-            continue
-        before = ledger.config.get(key)
-        now = getattr(options, key)
-        if before is not None and before != now:
-            raise UsageError(
-                f"experiment {options.experiment_id} was started with --{key} {before}, not {now}: "
-                f"resume with the same --{key}, or start another --experiment-id"
-            )
-
-
-def merge_plan(ledger: Ledger, plan: Plan) -> None:
-    """Add records for the plan's runs and baselines the ledger lacks (a new or extended grid)."""
-    for job in plan.jobs:
-        if job.role == Role.BASELINE and job.level not in ledger.baselines:
-            ledger.baselines[job.level] = BaselineRecord(
-                job_id=job.job_id, level=job.level, command=job.command, log=str(job.log_path)
-            )
-    for run in plan.runs:
-        if ledger.run(run.run_id) is None:
-            train, ev = plan.job(f"{run.run_id}.train"), plan.job(f"{run.run_id}.eval")
-            ledger.runs.append(
-                RunRecord(
-                    run_id=run.run_id,
-                    architecture=run.architecture,
-                    level=run.level,
-                    seed=run.seed,
-                    run_dir=str(run.run_dir),
-                    training=TrainingRecord(job_id=train.job_id, command=train.command, log=str(train.log_path)),
-                    evaluation=EvaluationRecord(job_id=ev.job_id, command=ev.command, log=str(ev.log_path)),
-                )
-            )
-    for job in plan.jobs:  # the command may change with new options (wandb mode); keep it current
-        record_for(ledger, job).command = job.command
 
 
 @contextlib.contextmanager
@@ -287,7 +91,7 @@ def run_experiment(
     console = console or Console(soft_wrap=True)  # long lines stay whole in logs
     wandb_mode = factory.resolve_wandb_mode(options)
     archs, levels = resolve_names(options)
-    plan = make_plan(options, archs, levels, wandb_mode)
+    plan = make_plan(options, [] if options.screen else archs, levels, wandb_mode)  # --screen: rungs come later
     existing = read_ledger(plan.paths.ledger, options.experiment_id)
     if existing is not None:
         check_budget(existing, options)
@@ -365,6 +169,9 @@ def run_experiment(
         if options.adaptive:  # the seeds the decisions so far ask for (a resume replays them from the runs)
             source = adaptive_source(options, archs, levels, wandb_mode, plan, ledger)
             source.add_cells(source.update())
+        elif options.screen:  # the rungs decided so far (a resume recomputes them from the runs)
+            source = screening_source(options, archs, levels, wandb_mode, plan, ledger)
+            source.update()
         store = LedgerStore(plan.paths.ledger, ledger)
         store.save()
         console.print(
@@ -383,7 +190,7 @@ def run_experiment(
         )
         live = console.is_terminal if live is None else live
         outcome = asyncio.run(_run(plan, store, backend, config, console, live, source))
-        if isinstance(source, AdaptiveSource):
+        if isinstance(source, AdaptiveSource | ScreeningSource):
             source.update()
         session.ended_at = now_iso()
         if outcome.fatal:

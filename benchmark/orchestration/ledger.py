@@ -146,6 +146,7 @@ class RunRecord(_Model):
     run_dir: str
     training: TrainingRecord
     evaluation: EvaluationRecord
+    rung: int | None = Field(None, description="--screen: a rung below the full budget (not in the ranking)")
 
 
 class Environment(_Model):
@@ -212,6 +213,23 @@ class AdaptiveRecord(_Model):
     levels: dict[str, LevelDecisions] = Field(default_factory=dict)
 
 
+class RungResult(_Model):
+    rung: int
+    budget: int = Field(description="agent steps of this rung's trainings")
+    scores: dict[str, float | None] = Field(description="mean over seeds per architecture (None: no score)")
+    kept: list[str] = Field(default_factory=list, description="continue to the next rung (best first)")
+    stopped: list[str] = Field(default_factory=list, description="stopped here: ranked in the lower part")
+
+
+class ScreeningRecord(_Model):
+    """`--screen`: successive halving per level; recomputed from the runs after every evaluation."""
+
+    metric: str
+    budgets: list[int] = Field(description="agent steps per rung, the last the full budget")
+    keep: float = Field(description="share of the architectures that continue after a rung")
+    levels: dict[str, list[RungResult]] = Field(default_factory=dict)
+
+
 class Ledger(_Model):
     format: Literal["archbench-results-v1"] = LEDGER_FORMAT
     experiment_id: str
@@ -225,6 +243,7 @@ class Ledger(_Model):
     baselines: dict[str, BaselineRecord] = Field(default_factory=dict, description="random policy, per level")
     runs: list[RunRecord] = Field(default_factory=list)
     adaptive: AdaptiveRecord | None = Field(None, description="--adaptive: the decisions so far")
+    screening: ScreeningRecord | None = Field(None, description="--screen: which architectures stopped where")
 
     _index: dict[str, RunRecord] = PrivateAttr(default_factory=dict)
 

@@ -45,6 +45,10 @@ class ExperimentOptions(BaseModel):
         None, ge=2, description="--adaptive: seeds per cell at most (default 4 x --seeds-per-level)"
     )
     alpha: float = Field(0.05, gt=0, lt=1, description="--adaptive: family-wise error over a level's comparisons")
+    screen: bool = Field(
+        False, description="successive halving: every architecture at a small budget, the better half continues"
+    )
+    screen_rungs: int = Field(3, ge=2, le=8, description="--screen: rungs; rung 0 trains full budget / 2^(rungs-1)")
     architectures: list[str] | None = Field(None, description="architecture names (default: all registered)")
     levels: list[str] | None = Field(None, description="level names (default: all five)")
     skip_training: bool = Field(False, description="evaluate existing checkpoints only")
@@ -182,6 +186,8 @@ def resolve_options(flags: dict[str, Any]) -> ExperimentOptions:
         raise UsageError(pydantic_message(exc)) from None
     if options.reevaluate:
         options = options.model_copy(update={"skip_training": True})
+    if options.screen and options.adaptive:
+        raise UsageError("--screen and --adaptive are two ways to spend the budget: choose one")
     if options.adaptive:
         n = options.seeds_per_level
         if n < 2:

@@ -66,6 +66,7 @@ class Run:
     seed: int
     seed_rank: int  # 0 for the first seed of every cell
     run_dir: Path
+    rung: int | None = None  # --screen: a rung below the full budget (its run id ends .r<rung>)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class PlannedJob:
     level: str
     depends_on: str | None = None  # job_id that must succeed first
     estimate_seconds: float | None = None  # from measured throughput; None = unknown
+    timesteps: int | None = None  # a training's budget (screening rungs differ from the plan's)
 
     @property
     def kind(self) -> JobKind:
@@ -174,22 +176,25 @@ def build_plan(
     throughput: Throughput | None = None,
     baselines: bool = True,
     cells: Mapping[tuple[str, str], int] | None = None,
+    rung: int | None = None,
 ) -> Plan:
     """Every run and job of the grid, ordered breadth-first over seeds, longest first within a seed rank.
 
     `cells` (the adaptive mode): seeds per (architecture, level), the first that many of `seeds`; a cell not
-    named gets them all."""
+    named gets them all. `rung` (--screen): runs of a rung below the full budget, ids ending `.r<rung>`."""
     paths = ExperimentPaths(Path(root))
     throughput = throughput or Throughput()
 
+    suffix = f".r{rung}" if rung is not None else ""
     runs = [
         Run(
-            run_id=run_id(experiment_id, arch, level, seed),
+            run_id=run_id(experiment_id, arch, level, seed) + suffix,
             architecture=arch,
             level=level,
             seed=seed,
             seed_rank=rank,
-            run_dir=paths.run_dir(run_id(experiment_id, arch, level, seed)),
+            run_dir=paths.run_dir(run_id(experiment_id, arch, level, seed) + suffix),
+            rung=rung,
         )
         for rank, seed in enumerate(seeds)
         for arch in architectures
@@ -259,6 +264,7 @@ def build_plan(
                 output=run.run_dir / "train_summary.json",
                 level=run.level,
                 estimate_seconds=train_estimate(run),
+                timesteps=budget(run.level),
             )
         )
         jobs.append(

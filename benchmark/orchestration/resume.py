@@ -16,7 +16,7 @@ from benchmark.errors import UsageError
 
 LEDGER_NAME = "benchmark_results.json"  # as orchestration.plan (not imported: keep options light)
 # the budget, and the adaptive mode's test (changing them mid-way would void its error guarantee)
-BUDGET_KEYS = ("timesteps", "level_timesteps", "episodes", "adaptive", "max_seeds", "alpha")
+BUDGET_KEYS = ("timesteps", "level_timesteps", "episodes", "adaptive", "max_seeds", "alpha", "screen", "screen_rungs")
 REEVALUATE_KEYS = ("episodes",)  # --reevaluate evaluates every checkpoint again: it may change these
 LIST_KEYS = ("architectures", "levels")
 GRID_KEYS = (*LIST_KEYS, "seeds_per_level", "architectures_module")

@@ -142,6 +142,10 @@ class Scheduler:
             added.append(job)
         return added
 
+    def _completed(self, p: PlannedJob):
+        """The job's figures if an earlier attempt's files show it done for its budget (outputs.completed)."""
+        return completed(p, p.timesteps or self.plan.timesteps_for(p.level), self.plan.episodes)
+
     def _grow(self, ended: GraphJob) -> None:
         """Ask the source for more jobs now that `ended` has ended, and make the runnable ones ready."""
         if self.source is None or self.stopping:
@@ -149,7 +153,7 @@ class Scheduler:
         for job in self._add_jobs(self.source.after(ended.planned)):
             self._touch(job)
             p = job.planned
-            done = completed(p, self.plan.timesteps_for(p.level), self.plan.episodes)
+            done = self._completed(p)
             if done is not None:  # an earlier controller ran it before its record reached the ledger
                 self._succeed(job, done, "found complete outputs of an earlier attempt")
             elif p.depends_on is None or self.jobs[p.depends_on].record.status == Status.SUCCESS:
@@ -250,7 +254,7 @@ class Scheduler:
                     detail = status.detail or detail
                     await self._fetch_remote(job, status)
                 self._close_attempt(job, "lost", status.exit_code if status else None, detail)
-            done = completed(job.planned, self.plan.timesteps_for(job.planned.level), self.plan.episodes)
+            done = self._completed(job.planned)
             if done is not None:
                 self._succeed(job, done, "found complete outputs of an earlier attempt")
                 continue
@@ -505,9 +509,7 @@ class Scheduler:
             return
         if not self.local_files and job.kill_reason is None:
             status = await self._fetch_remote(job, status)
-        if status.state == BackendState.SUCCEEDED or (
-            status.state == BackendState.LOST and completed(p, self.plan.timesteps_for(p.level), self.plan.episodes)
-        ):
+        if status.state == BackendState.SUCCEEDED or (status.state == BackendState.LOST and self._completed(p)):
             try:
                 metrics = collect(p)
             except OutputError as exc:

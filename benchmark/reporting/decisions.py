@@ -1,4 +1,5 @@
-"""The report's "Adaptive decisions" section: what `--adaptive` decided per level, when, and the seeds it spent.
+"""The report's sections on how the budget was spent: "Adaptive decisions" (`--adaptive`: what was decided per
+level, when, and the seeds it took) and "Screening" (`--screen`: which architectures stopped at which rung).
 
 Reads the ledger's `adaptive` record as plain JSON (the report needs no orchestration imports)."""
 
@@ -68,3 +69,34 @@ def adaptive_section(record: Mapping[str, Any]) -> Section:
         table = pd.DataFrame(seeds_rows).fillna(0)
         blocks.append(Table(table.astype({c: int for c in table.columns if c != "level"}), "Seeds each cell got"))
     return Section(TITLE, tuple(blocks))
+
+
+def screening_section(record: Mapping[str, Any]) -> Section:
+    """Per level and rung: the budget, every architecture's mean score, who continued and who stopped."""
+    budgets = ", ".join(f"{b:,}" for b in record["budgets"])
+    blocks: list = [
+        Paragraph(
+            f"Architectures were screened by successive halving (`--screen`): rung budgets {budgets} agent steps. "
+            f"After each rung, the architectures were ranked by mean {record['metric'].replace('_', ' ')} over "
+            f"their seeds (averaged over the level's evaluations); the best {record['keep']:.0%} continued from "
+            "their checkpoints at the next budget, the others stopped. Only full-budget runs enter the ranking "
+            "above; a stopped architecture's rank at its last rung is a decision made on a shorter budget, with "
+            "the noise of few seeds, not a measurement at the full budget."
+        )
+    ]
+    for level, rungs in record["levels"].items():
+        rows = [
+            {
+                "rung": str(r["rung"]),
+                "budget": f"{r['budget']:,}",
+                "continued": ", ".join(r["kept"]),
+                "stopped": ", ".join(r["stopped"]) or "-",
+                "mean scores": ", ".join(f"{a} {_num(v)}" for a, v in r["scores"].items()),
+            }
+            for r in rungs
+        ]
+        if rows:
+            blocks.append(Table(pd.DataFrame(rows), f"{level}: rungs"))
+        else:
+            blocks.append(Paragraph(f"**{level}**: rung 0 is still running."))
+    return Section("Screening", tuple(blocks))

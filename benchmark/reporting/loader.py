@@ -74,6 +74,8 @@ def frames(
     baselines = ledger.get("baselines", {})
     scores, curves, throughput = [], [], []
     for run in ledger.get("runs", []):
+        if run.get("rung") is not None:  # a screening rung below the full budget: not comparable, not ranked
+            continue
         arch, level, seed = run["architecture"], run["level"], int(run["seed"])
         sims = _simulations(run, baselines)
         status = _cell_status(run)
@@ -216,4 +218,5 @@ def build_report(
         reps=reps,
         normalise=normalise,
         adaptive=ledger.get("adaptive"),
+        screening=ledger.get("screening"),
     )

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.reporting import plots
-from benchmark.reporting.decisions import adaptive_section
+from benchmark.reporting.decisions import adaptive_section, screening_section
 from benchmark.reporting.frames import METRICS, check_curves, check_scores, check_throughput, usable
 from benchmark.reporting.markup import Bullets, Image, Paragraph, Section, Table, to_html, to_markdown
 from benchmark.reporting.tables import build_tables, improvement_matrix, write_csvs
@@ -369,10 +369,12 @@ def write_report(
     seed: int = 0,
     normalise: str = "reference",
     adaptive: Mapping[str, Any] | None = None,
+    screening: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write tables/*.csv, figures/*.png, report.md, report.html and marl_eval.json; return them by name.
 
-    `adaptive`: the ledger's record of an `--adaptive` experiment; its decisions get a section of their own."""
+    `adaptive` / `screening`: the ledger's records of an `--adaptive` / `--screen` experiment; their decisions
+    get a section of their own."""
     out = Path(out_dir)
     scores, curves, throughput = check_scores(scores), check_curves(curves), check_throughput(throughput)
     tables = build_tables(scores, throughput, metric, reps, poi_reps, confidence, seed, normalise)
@@ -395,8 +397,11 @@ def write_report(
     sections = _sections(
         scores, tables, figures, meta, metric, reps, poi_reps, confidence, normalise, adaptive=bool(adaptive)
     )
+    after = SECTION_TITLES.index("Probability of improvement") + 1
+    if screening:
+        sections.insert(after, screening_section(screening))
     if adaptive:
-        sections.insert(SECTION_TITLES.index("Probability of improvement") + 1, adaptive_section(adaptive))
+        sections.insert(after, adaptive_section(adaptive))
     paths["report.md"] = out / "report.md"
     paths["report.md"].write_text(to_markdown(title, sections, out), encoding="utf-8")
     paths["report.html"] = out / "report.html"

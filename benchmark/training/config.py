@@ -49,6 +49,9 @@ class TrainConfig(BaseModel):
     experiment_id: str | None = Field(None, description="W&B group; set by the controller")
     run_id: str | None = Field(None, description="stable run id; set by the controller")
     architectures_module: str | None = Field(None, description="user module that registers architectures")
+    init_from: Path | None = Field(
+        None, description="a checkpoint to continue (screening): copied into `out` with its curve when `out` has none"
+    )
     stop_collapsed: bool = Field(
         True, description="end a run whose policy collapsed (entropy at its floor, reward random): collapse.py"
     )

@@ -8,6 +8,8 @@ as it did while acting. The training is resumable: a run folder holding a checkp
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,17 @@ def _trim_metrics(path: Path, max_step: int) -> None:
         return
     keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["agent_steps"] <= max_step]
     path.write_text("".join(ln + "\n" for ln in keep))
+
+
+def adopt(checkpoint: Path, out: Path) -> None:
+    """Start `out` from another run's checkpoint and learning curve; the trainer then resumes it as its own."""
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"--init-from {checkpoint}: no such checkpoint")
+    shutil.copyfile(checkpoint, out / (CHECKPOINT + ".partial"))
+    curve = checkpoint.parent / METRICS
+    if curve.exists() and not (out / METRICS).exists():
+        shutil.copyfile(curve, out / METRICS)
+    os.replace(out / (CHECKPOINT + ".partial"), out / CHECKPOINT)
 
 
 def finished_run(cfg: TrainConfig) -> TrainResult | None:
@@ -113,6 +126,8 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     global_step, update = 0, 0
 
     ckpt_path = out / CHECKPOINT
+    if cfg.init_from is not None and not ckpt_path.exists():  # continue another run (a screening rung)
+        adopt(Path(cfg.init_from), out)
     if ckpt_path.exists():  # resume
         ckpt = load_checkpoint(ckpt_path, device)
         if (ckpt["level"], ckpt["architecture"], ckpt["seed"]) != (cfg.level, cfg.architecture, cfg.seed):
