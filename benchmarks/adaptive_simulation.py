@@ -24,7 +24,6 @@ alpha: AdaStop with one interim) whose power reaches the adaptive power on the s
 from __future__ import annotations
 
 import argparse
-import asyncio
 import math
 import sys
 import tempfile
@@ -35,14 +34,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchmark.orchestration.backends.fake import FakeBackend, FakeOutcome, parse_options  # noqa: E402
-from benchmark.orchestration.grid import make_plan, merge_plan  # noqa: E402
+from simulated import run_simulated  # noqa: E402
+
 from benchmark.orchestration.growth import adaptive_source  # noqa: E402
-from benchmark.orchestration.ledger import Environment, Ledger, LedgerStore, now_iso  # noqa: E402
 from benchmark.orchestration.options import ExperimentOptions  # noqa: E402
-from benchmark.orchestration.plan import Throughput  # noqa: E402
-from benchmark.orchestration.scheduler import Scheduler, SchedulerConfig  # noqa: E402
 
 LEVEL = "sim_level"
 RANDOM_LEVEL = 1.0  # a collapsed run scores like the random policy (1x random reward)
@@ -105,36 +102,13 @@ def adaptive_experiment(scores: dict[str, np.ndarray], args, scratch: Path) -> t
         output_dir=scratch,
         wandb_mode="disabled",
     )
-    plan = make_plan(options, archs, [LEVEL], "disabled", throughput=Throughput())
-    ledger = Ledger(
-        experiment_id="sim",
-        start_time=now_iso(),
-        updated_time=now_iso(),
-        max_timesteps=1000,
-        config={},
-        environment=Environment(
-            python="-", torch=None, mettagrid=None, git_commit=None, platform="-", hostname="-", cpus=1
-        ),
-    )
-    merge_plan(ledger, plan)
-    source = adaptive_source(options, archs, [LEVEL], "disabled", plan, ledger, permutations=args.permutations)
-    source.add_cells(source.update())
-    store = LedgerStore(plan.paths.ledger, ledger, fsync=False)
-    store.save()
 
-    def script(spec) -> FakeOutcome:
-        command, opts = parse_options(spec.argv)
-        if command == "evaluate" and "run" in opts:
-            run = Path(opts["run"]).name.split(".")  # sim.<arch>.<level>.s<seed>
-            return FakeOutcome(duration=0.0, reward=float(scores[run[1]][int(run[-1][1:])]))
-        return FakeOutcome(duration=0.0)
+    def wire(plan, ledger):
+        source = adaptive_source(options, archs, [LEVEL], "disabled", plan, ledger, permutations=args.permutations)
+        source.add_cells(source.update())
+        return source
 
-    backend = FakeBackend(script=script, poll_interval=0.001)
-    config = SchedulerConfig(max_parallel=8, retries=0, stall_timeout=None, backoff_seconds=0.0)
-    outcome = asyncio.run(Scheduler(plan, store, backend, config, source=source).run())
-    if not outcome.complete:
-        raise RuntimeError(f"simulated experiment did not complete: {outcome}")
-    source.update()
+    ledger = run_simulated(options, wire, lambda arch, seed, rung: scores[arch][seed])
     level = ledger.adaptive.levels[LEVEL]
     return {(c.a, c.b): c.decision for c in level.comparisons}, sum(level.seeds.values())
 

@@ -216,7 +216,7 @@ class AdaptiveRecord(_Model):
 class RungResult(_Model):
     rung: int
     budget: int = Field(description="agent steps of this rung's trainings")
-    scores: dict[str, float | None] = Field(description="mean over seeds per architecture (None: no score)")
+    scores: dict[str, float | None] = Field(description="median over seeds per architecture (None: no score)")
     kept: list[str] = Field(default_factory=list, description="continue to the next rung (best first)")
     stopped: list[str] = Field(default_factory=list, description="stopped here: ranked in the lower part")
 

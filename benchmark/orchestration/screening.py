@@ -1,11 +1,12 @@
 """The screening policy of `--screen`: successive halving over architectures, level by level.
 
 Rung 0 trains every architecture on a level at the full budget / 2^(R-1) (R rungs); once all of a rung's runs
-on that level are evaluated, the architectures are ranked by their mean score over seeds (the metric averaged
-over the level's evaluations, as `--adaptive` uses) and the better half continues at twice the budget, until
+on that level are evaluated, the architectures are ranked by their median score over seeds (the metric averaged
+over the level's evaluations, as `--adaptive` uses; the median, so that one collapsed seed of three does not
+sink an architecture) and the better half continues at twice the budget, until
 the last rung trains the survivors at the full budget. A continued run starts from its previous rung's
 checkpoint (`archbench train --init-from`), so rung r+1 only trains the difference. A run whose training or
-evaluation failed has no score and ranks last. Ties are broken by the registry order.
+evaluation failed counts as the lowest score. Ties are broken by the registry order.
 
 Only the last rung's runs (ids without `.r<rung>`) enter the report's ranking: they all trained the full budget.
 The lower rungs' runs stay in the ledger (`rung` set) and the report's "Screening" section says which
@@ -75,8 +76,8 @@ class Screening:
                 got = {a: scores.get((a, level, rung), []) for a in alive}
                 if any(len(v) < seeds for v in got.values()):
                     break  # this rung is still running
-                means = {a: _mean(v) for a, v in got.items()}
-                order = sorted(alive, key=lambda a: (-(means[a] if means[a] is not None else -math.inf),))
+                means = {a: _median(v) for a, v in got.items()}
+                order = sorted(alive, key=lambda a: -(means[a] if means[a] is not None else -math.inf))
                 kept = order[: max(1, math.ceil(len(order) * c.keep))]
                 results.append(
                     RungResult(
@@ -92,9 +93,11 @@ class Screening:
         return record, needed
 
 
-def _mean(values: list[float | None]) -> float | None:
-    real = [v for v in values if v is not None]
-    return float(np.mean(real)) if real and len(real) == len(values) else None
+def _median(values: list[float | None]) -> float | None:
+    """The median over seeds, a failed run (None) counting as the lowest; None if the median itself failed."""
+    ranked = sorted(-math.inf if v is None else v for v in values)
+    median = float(np.median(ranked)) if ranked else -math.inf
+    return median if math.isfinite(median) else None
 
 
 class ScreeningSource:

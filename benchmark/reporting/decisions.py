@@ -77,8 +77,8 @@ def screening_section(record: Mapping[str, Any]) -> Section:
     blocks: list = [
         Paragraph(
             f"Architectures were screened by successive halving (`--screen`): rung budgets {budgets} agent steps. "
-            f"After each rung, the architectures were ranked by mean {record['metric'].replace('_', ' ')} over "
-            f"their seeds (averaged over the level's evaluations); the best {record['keep']:.0%} continued from "
+            f"After each rung, the architectures were ranked by the median {record['metric'].replace('_', ' ')} "
+            f"over their seeds (averaged over the level's evaluations); the best {record['keep']:.0%} continued from "
             "their checkpoints at the next budget, the others stopped. Only full-budget runs enter the ranking "
             "above; a stopped architecture's rank at its last rung is a decision made on a shorter budget, with "
             "the noise of few seeds, not a measurement at the full budget."
@@ -91,7 +91,7 @@ def screening_section(record: Mapping[str, Any]) -> Section:
                 "budget": f"{r['budget']:,}",
                 "continued": ", ".join(r["kept"]),
                 "stopped": ", ".join(r["stopped"]) or "-",
-                "mean scores": ", ".join(f"{a} {_num(v)}" for a, v in r["scores"].items()),
+                "median scores": ", ".join(f"{a} {_num(v)}" for a, v in r["scores"].items()),
             }
             for r in rungs
         ]
