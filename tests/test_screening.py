@@ -110,3 +110,8 @@ def test_a_continued_rung_resumes_the_previous_checkpoint(tmp_path):
     assert len(steps) == 4  # the first rung's curve, continued
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         train(TrainConfig(timesteps=agents * bptt, out=tmp_path / "r2", init_from=tmp_path / "none.pt", **common))
+
+
+def test_an_adaptive_or_screening_experiment_cannot_be_extended(tmp_path):
+    with pytest.raises(UsageError, match="--extend would change the architectures a --screen experiment"):
+        resolve_options(dict(experiment_id="x", timesteps=10, screen=True, extend=True, output_dir=tmp_path))

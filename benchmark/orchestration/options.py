@@ -188,6 +188,12 @@ def resolve_options(flags: dict[str, Any]) -> ExperimentOptions:
         options = options.model_copy(update={"skip_training": True})
     if options.screen and options.adaptive:
         raise UsageError("--screen and --adaptive are two ways to spend the budget: choose one")
+    if options.extend and (options.screen or options.adaptive):
+        mode = "--adaptive" if options.adaptive else "--screen"
+        raise UsageError(
+            f"--extend would change the architectures a {mode} experiment compares, and so its decisions: "
+            "start another --experiment-id"
+        )
     if options.adaptive:
         n = options.seeds_per_level
         if n < 2:
