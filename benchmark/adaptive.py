@@ -65,6 +65,13 @@ def run(
     alpha: Annotated[
         float | None, typer.Option(help="--adaptive: family-wise error over a level's comparisons (default 0.05)")
     ] = None,
+    interim_evals: Annotated[
+        str | None,
+        typer.Option(
+            help="evaluate each run's checkpoints at these percentages of its budget too (a quarter of the "
+            "episodes), for sample-efficiency curves on evaluation episodes: 25,50,75"
+        ),
+    ] = None,
     screen: Annotated[
         bool | None,
         typer.Option(
@@ -152,6 +159,7 @@ def run(
             "adaptive": adaptive,
             "max_seeds": max_seeds,
             "alpha": alpha,
+            "interim_evals": interim_evals,
             "screen": screen,
             "screen_rungs": screen_rungs,
             "architectures": architectures,

@@ -82,6 +82,9 @@ def train(
         Path | None,
         typer.Option(help="continue another run's checkpoint (a screening rung): copied in when --out has none"),
     ] = None,
+    snapshots: Annotated[
+        str | None, typer.Option(help="keep a checkpoint at these percentages of the budget, in OUT/at<p>/: 25,50,75")
+    ] = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar")] = False,
 ) -> None:
     """Train one architecture on one level with PPO."""
@@ -116,6 +119,7 @@ def train(
         run_id=run_id,
         architectures_module=architectures_module,
         init_from=init_from,
+        snapshots=parse_percentages("--snapshots", snapshots),
     )
     out = cfg.out  # the run folder: --out, else TrainConfig's per-run default
     from benchmark.training.trainer import SUMMARY, NonFiniteLoss, finished_run
@@ -151,6 +155,19 @@ def train(
     if result.stopped_early:
         console.print(f"stopped early: {result.stopped_early}", highlight=False)
     _print_result("train", out / SUMMARY)
+
+
+def parse_percentages(flag: str, text: str | None) -> list[int]:
+    """`25,50,75` -> [25, 50, 75]; a UsageError naming the bad value otherwise."""
+    if not text:
+        return []
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise UsageError(f"{flag} {text}: give whole percentages between 1 and 99, e.g. 25,50,75") from None
+    if not values or values[0] < 1 or values[-1] > 99:
+        raise UsageError(f"{flag} {text}: give whole percentages between 1 and 99, e.g. 25,50,75")
+    return values
 
 
 @app.command()

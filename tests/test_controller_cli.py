@@ -146,7 +146,16 @@ def test_dry_run_launches_nothing(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("ARCHBENCH_JOB_PROGRAM", f"{sys.executable} {FAKE_JOB}")
     monkeypatch.setenv("FAKE_JOB_MARKS", str(marks))
     code, out, _ = call(
-        capsys, "--experiment-id", "d", *BASE, "--seeds-per-level", "2", "--dry-run", "--output-dir", str(tmp_path)
+        capsys,
+        "--experiment-id",
+        "d",
+        *BASE,
+        "--seeds-per-level",
+        "2",
+        "--dry-run",
+        "--no-probe",
+        "--output-dir",
+        str(tmp_path),
     )
     assert code == 0
     assert "2 runs = 1 architecture x 1 level x 2 seeds; 5 jobs (2 train, 2 eval, 1 random baseline)" in out

@@ -78,11 +78,11 @@ def test_a_recipe_may_give_levels_their_own_budgets(tmp_path, capsys):
         "seeds_per_level = 1\nlocal = true\n[level_timesteps]\nlevel_5_expert = 5000\n"
     )
     with pytest.raises(SystemExit) as info:
-        main(["--recipe", str(recipe), "--output-dir", str(tmp_path), "--dry-run"])
+        main(["--recipe", str(recipe), "--output-dir", str(tmp_path), "--dry-run", "--no-probe"])
     out = capsys.readouterr().out
     assert info.value.code == 0, out
     assert "agent steps per run: level_1_basic 1,000, level_5_expert 5,000, 6,000 in all" in out
     recipe.write_text(recipe.read_text().replace("level_5_expert = 5000", "level_9 = 5000"))
     with pytest.raises(SystemExit) as info:
-        main(["--recipe", str(recipe), "--output-dir", str(tmp_path), "--dry-run"])
+        main(["--recipe", str(recipe), "--output-dir", str(tmp_path), "--dry-run", "--no-probe"])
     assert info.value.code == 2 and "unknown level level_9" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from benchmark.errors import UsageError, unknown_name
-from benchmark.orchestration.jobs import record_for
+from benchmark.orchestration.jobs import interim_key, record_for
 from benchmark.orchestration.ledger import (
     LEDGER_FORMAT,
     BaselineRecord,
@@ -114,6 +114,7 @@ def make_plan(
         wandb_mode=wandb_mode or resolve_wandb_mode(options),
         architectures_module=module_reference(options.architectures_module) if options.architectures_module else None,
         throughput=throughput or plan_throughput(options)[0],
+        interim=options.interim_evals,
     )
 
 
@@ -155,5 +156,12 @@ def merge_plan(ledger: Ledger, plan: Plan) -> None:
                     evaluation=EvaluationRecord(job_id=ev.job_id, command=ev.command, log=str(ev.log_path)),
                 )
             )
+    for job in plan.jobs:  # interim evaluations of runs old or new
+        if job.role == Role.INTERIM:
+            run = ledger.run(job.run_id)
+            if run is not None and interim_key(job) not in run.interim:
+                run.interim[interim_key(job)] = EvaluationRecord(
+                    job_id=job.job_id, command=job.command, log=str(job.log_path)
+                )
     for job in plan.jobs:  # the command may change with new options (wandb mode); keep it current
         record_for(ledger, job).command = job.command

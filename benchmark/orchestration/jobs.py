@@ -47,7 +47,7 @@ class GraphJob:
 
     @property
     def priority(self) -> tuple[int, int]:
-        rank = {Role.BASELINE: 0, Role.EVAL: 1, Role.TRAIN: 2}[self.planned.role]
+        rank = {Role.BASELINE: 0, Role.EVAL: 1, Role.INTERIM: 1, Role.TRAIN: 2}[self.planned.role]
         return rank, self.order
 
     def heartbeat(self) -> float:
@@ -83,7 +83,14 @@ def record_for(ledger: Ledger, job: PlannedJob) -> JobRecord:
     run = ledger.run(job.run_id)
     if run is None:
         raise KeyError(f"the ledger has no run {job.run_id!r}")
+    if job.role == Role.INTERIM:
+        return run.interim[interim_key(job)]
     return run.training if job.role == Role.TRAIN else run.evaluation
+
+
+def interim_key(job: PlannedJob) -> str:
+    """The percentage an interim evaluation belongs to ("25" for `<run>.eval25`): its key in `RunRecord.interim`."""
+    return job.job_id.rsplit(".eval", 1)[1]
 
 
 def last_line(path: Path, limit: int = 300) -> str:

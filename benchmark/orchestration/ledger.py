@@ -147,6 +147,9 @@ class RunRecord(_Model):
     training: TrainingRecord
     evaluation: EvaluationRecord
     rung: int | None = Field(None, description="--screen: a rung below the full budget (not in the ranking)")
+    interim: dict[str, EvaluationRecord] = Field(
+        default_factory=dict, description="--interim-evals: the checkpoint at <p>% of the budget, evaluated"
+    )
 
 
 class Environment(_Model):

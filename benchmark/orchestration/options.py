@@ -45,6 +45,10 @@ class ExperimentOptions(BaseModel):
         None, ge=2, description="--adaptive: seeds per cell at most (default 4 x --seeds-per-level)"
     )
     alpha: float = Field(0.05, gt=0, lt=1, description="--adaptive: family-wise error over a level's comparisons")
+    interim_evals: list[int] = Field(
+        default_factory=list,
+        description="evaluate each run's checkpoint at these percentages of its budget too (fewer episodes)",
+    )
     screen: bool = Field(
         False, description="successive halving: every architecture at a small budget, the better half continues"
     )
@@ -107,6 +111,20 @@ class ExperimentOptions(BaseModel):
     @classmethod
     def _cloud(cls, value: str | None) -> str | None:
         return validate_cloud(value) if value is not None else None
+
+    @field_validator("interim_evals", mode="before")
+    @classmethod
+    def _percentages(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            try:
+                value = sorted({int(v) for v in value})
+            except (TypeError, ValueError):
+                raise ValueError("give whole percentages between 1 and 99, e.g. 25,50,75") from None
+            if value and (value[0] < 1 or value[-1] > 99):
+                raise ValueError("give whole percentages between 1 and 99, e.g. 25,50,75")
+        return value
 
     @field_validator("architectures", "levels", mode="before")
     @classmethod

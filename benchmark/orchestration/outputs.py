@@ -115,9 +115,9 @@ def completed(job: PlannedJob, timesteps: int, episodes: int) -> TrainMetrics | 
     if isinstance(metrics, TrainMetrics):
         reached = metrics.agent_steps >= timesteps or metrics.stopped_early is not None
         return metrics if reached and checkpoint_of(job).exists() else None
-    if metrics.episodes_per_simulation != episodes:
+    if metrics.episodes_per_simulation != (job.episodes or episodes):
         return None
-    if job.role == Role.EVAL:  # it must have evaluated the current checkpoint
+    if job.role in (Role.EVAL, Role.INTERIM):  # it must have evaluated the current checkpoint
         ckpt = checkpoint_of(job)
         if not ckpt.exists() or job.output.stat().st_mtime < ckpt.stat().st_mtime:
             return None

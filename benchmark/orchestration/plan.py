@@ -28,6 +28,7 @@ class Role:
     TRAIN = "train"
     EVAL = "eval"
     BASELINE = "baseline"
+    INTERIM = "interim"  # a checkpoint taken at a fraction of the budget, evaluated on fewer episodes
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class PlannedJob:
     depends_on: str | None = None  # job_id that must succeed first
     estimate_seconds: float | None = None  # from measured throughput; None = unknown
     timesteps: int | None = None  # a training's budget (screening rungs differ from the plan's)
+    episodes: int | None = None  # an evaluation's episodes when not the plan's (interim evaluations)
 
     @property
     def kind(self) -> JobKind:
@@ -177,11 +179,14 @@ def build_plan(
     baselines: bool = True,
     cells: Mapping[tuple[str, str], int] | None = None,
     rung: int | None = None,
+    interim: Sequence[int] = (),
 ) -> Plan:
     """Every run and job of the grid, ordered breadth-first over seeds, longest first within a seed rank.
 
     `cells` (the adaptive mode): seeds per (architecture, level), the first that many of `seeds`; a cell not
-    named gets them all. `rung` (--screen): runs of a rung below the full budget, ids ending `.r<rung>`."""
+    named gets them all. `rung` (--screen): runs of a rung below the full budget, ids ending `.r<rung>`.
+    `interim` (percentages of the budget): each run's training keeps a checkpoint at each, in `at<p>/`, and an
+    `<run>.eval<p>` job evaluates it on a quarter of the episodes (at least 2) once the training is done."""
     paths = ExperimentPaths(Path(root))
     throughput = throughput or Throughput()
 
@@ -257,6 +262,7 @@ def build_plan(
                     experiment_id=experiment_id,
                     run_id=run.run_id,
                     architectures_module=architectures_module,
+                    snapshots=",".join(str(p) for p in interim) or None,
                     quiet=True,
                 ),
                 run_dir=run.run_dir,
@@ -287,6 +293,32 @@ def build_plan(
                 estimate_seconds=throughput.eval_estimate(run.architecture, run.level),
             )
         )
+        few = max(2, episodes // 4)
+        for percent in interim:
+            at = run.run_dir / f"at{percent}"
+            estimate = throughput.eval_estimate(run.architecture, run.level)
+            jobs.append(
+                PlannedJob(
+                    job_id=f"{run.run_id}.eval{percent}",
+                    run_id=run.run_id,
+                    role=Role.INTERIM,
+                    argv=cli_args(
+                        "evaluate",
+                        run=at,
+                        episodes=few,
+                        out=at / "eval.json",
+                        architectures_module=architectures_module,
+                        wandb_mode="disabled",
+                    ),
+                    run_dir=at,
+                    log_path=paths.log(f"{run.run_id}.eval{percent}"),
+                    output=at / "eval.json",
+                    level=run.level,
+                    depends_on=train_id,
+                    estimate_seconds=estimate * few / episodes if estimate is not None else None,
+                    episodes=few,
+                )
+            )
     return Plan(experiment_id, paths, timesteps, episodes, runs, jobs, dict(level_timesteps or {}))
 
 

@@ -28,14 +28,16 @@ def _duration(seconds: float) -> str:
 def print_plan(console: Console, plan: Plan, options: ExperimentOptions, ledger: Ledger | None, cap: int) -> None:
     archs = list(dict.fromkeys(r.architecture for r in plan.runs))
     levels = list(dict.fromkeys(r.level for r in plan.runs))
-    kinds = {role: sum(j.role == role for j in plan.jobs) for role in (Role.TRAIN, Role.EVAL, Role.BASELINE)}
+    kinds = {r: sum(j.role == r for j in plan.jobs) for r in (Role.TRAIN, Role.EVAL, Role.BASELINE, Role.INTERIM)}
     done = done_jobs(plan, ledger)
     if options.skip_training:
         done |= {j.job_id for j in plan.jobs if j.role == Role.TRAIN}
     console.print(
         f"experiment [bold]{plan.experiment_id}[/]: {_n(len(plan.runs), 'run')} = {_n(len(archs), 'architecture')}"
         f" x {_n(len(levels), 'level')} x {_n(options.seeds_per_level, 'seed')}; {len(plan.jobs)} jobs "
-        f"({kinds[Role.TRAIN]} train, {kinds[Role.EVAL]} eval, {kinds[Role.BASELINE]} random baseline); "
+        f"({kinds[Role.TRAIN]} train, {kinds[Role.EVAL]} eval, {kinds[Role.BASELINE]} random baseline"
+        + (f", {kinds[Role.INTERIM]} interim eval" if kinds[Role.INTERIM] else "")
+        + "); "
         + (
             f"{plan.timesteps:,} agent steps per run"
             if not plan.level_timesteps

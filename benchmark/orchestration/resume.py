@@ -15,8 +15,19 @@ from typing import Any
 from benchmark.errors import UsageError
 
 LEDGER_NAME = "benchmark_results.json"  # as orchestration.plan (not imported: keep options light)
-# the budget, and the adaptive mode's test (changing them mid-way would void its error guarantee)
-BUDGET_KEYS = ("timesteps", "level_timesteps", "episodes", "adaptive", "max_seeds", "alpha", "screen", "screen_rungs")
+# the budget, how it is spent (--adaptive, --screen: changing them mid-way would change their decisions), and
+# the interim evaluations (every run of the experiment has them, or none)
+BUDGET_KEYS = (
+    "timesteps",
+    "level_timesteps",
+    "episodes",
+    "adaptive",
+    "max_seeds",
+    "alpha",
+    "screen",
+    "screen_rungs",
+    "interim_evals",
+)
 REEVALUATE_KEYS = ("episodes",)  # --reevaluate evaluates every checkpoint again: it may change these
 LIST_KEYS = ("architectures", "levels")
 GRID_KEYS = (*LIST_KEYS, "seeds_per_level", "architectures_module")
@@ -51,6 +62,11 @@ def reconcile(values: dict[str, Any], stored: dict[str, Any], extend: bool) -> d
     """`values` (recipe + flags given) merged with a resumed experiment's `stored` options; UsageError on conflict."""
     out = dict(values)
     experiment = values.get("experiment_id")
+    if isinstance(values.get("interim_evals"), str):  # as the ledger stores it: sorted whole percentages
+        try:
+            values = {**values, "interim_evals": sorted({int(v) for v in values["interim_evals"].split(",") if v})}
+        except ValueError:
+            pass  # the options model says what is wrong with it
     for key in PLACEMENT_KEYS:
         if key not in values and stored.get(key) is not None:
             out[key] = stored[key]
@@ -60,8 +76,8 @@ def reconcile(values: dict[str, Any], stored: dict[str, Any], extend: bool) -> d
             continue
         if key in values and values[key] != before:
             raise UsageError(
-                f"experiment {experiment} was started with {flag(key)} {before}, not {values[key]}: resume "
-                f"without {flag(key)} (or with {flag(key)} {before}), or start another --experiment-id"
+                f"experiment {experiment} was started with {flag(key)} {shown(before)}, not {shown(values[key])}: "
+                f"resume without {flag(key)} (or with {flag(key)} {shown(before)}), or start another --experiment-id"
                 + (" (or evaluate every checkpoint again with --reevaluate)" if key in REEVALUATE_KEYS else "")
             )
         out[key] = before

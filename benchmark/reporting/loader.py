@@ -12,11 +12,12 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchmark.errors import UsageError, unknown_name
 from benchmark.levels.references import describe_references, load_references, reference_score
-from benchmark.reporting.frames import REFERENCE_COLUMNS
+from benchmark.reporting.frames import METRICS, REFERENCE_COLUMNS
 from benchmark.reporting.plots import SCALES
 
 LEDGER = "benchmark_results.json"
@@ -153,6 +154,31 @@ def frames(
     )
 
 
+def eval_curves(ledger: dict[str, Any]) -> pd.DataFrame:
+    """Evaluation scores along training (`--interim-evals`): every interim and final evaluation of a full-budget
+    run, at the agent steps of the checkpoint it evaluated; metrics averaged over the level's evaluations."""
+    rows = []
+    for run in ledger.get("runs", []):
+        if run.get("rung") is not None:
+            continue
+        records = [*(run.get("interim") or {}).values(), run["evaluation"]]
+        for record in records:
+            metrics = record.get("metrics") if record.get("status") == "success" else None
+            if not metrics or not metrics.get("simulations"):
+                continue
+            sims = metrics["simulations"].values()
+            rows.append(
+                {
+                    "architecture": run["architecture"],
+                    "level": run["level"],
+                    "seed": int(run["seed"]),
+                    "agent_steps": int(metrics.get("checkpoint_agent_steps") or 0),
+                    **{m: float(np.mean([s[m]["mean"] for s in sims])) for m in METRICS},
+                }
+            )
+    return pd.DataFrame(rows, columns=["architecture", "level", "seed", "agent_steps", *METRICS])
+
+
 def locate_experiment(name: str, output_dir: Path) -> tuple[str, Path]:
     """(experiment id, output dir) from an id, an experiment folder or its results file; a UsageError that
     lists the experiments there (and the closest one) when nothing matches."""
@@ -219,4 +245,5 @@ def build_report(
         normalise=normalise,
         adaptive=ledger.get("adaptive"),
         screening=ledger.get("screening"),
+        eval_curves=eval_curves(ledger),
     )

@@ -185,8 +185,11 @@ def plot_learning_curves(
     metric: str = "reward_per_agent",
     colors: Mapping[str, object] | None = None,
     points: int = 100,
+    source: str | None = None,
 ) -> Path:
-    """Per level panel: metric vs agent steps, mean over seeds as a line and the seeds' min-max as a band."""
+    """Per level panel: metric vs agent steps, mean over seeds as a line and the seeds' min-max as a band.
+
+    `source` names where the points come from (default: the training rollouts or episodes)."""
     colors = colors or architecture_colors(curves["architecture"].unique().tolist())
     levels = sorted(curves["level"].unique())
     columns = min(3, max(len(levels), 1))
@@ -223,7 +226,8 @@ def plot_learning_curves(
         if not levels:
             axes[0].set_visible(True)
             _empty(axes[0], "no learning curves logged")
-        source = "from each update's rollout" if metric == "reward_per_agent" else "finished training episodes"
+        if source is None:
+            source = "from each update's rollout" if metric == "reward_per_agent" else "finished training episodes"
         figure.suptitle(f"Sample efficiency: {label} ({source})\nline: mean over seeds; band: min-max over seeds")
         return _save(figure, path)
 

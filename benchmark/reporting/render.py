@@ -370,11 +370,12 @@ def write_report(
     normalise: str = "reference",
     adaptive: Mapping[str, Any] | None = None,
     screening: Mapping[str, Any] | None = None,
+    eval_curves: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
     """Write tables/*.csv, figures/*.png, report.md, report.html and marl_eval.json; return them by name.
 
     `adaptive` / `screening`: the ledger's records of an `--adaptive` / `--screen` experiment; their decisions
-    get a section of their own."""
+    get a section of their own. `eval_curves`: evaluation scores along training (`--interim-evals`)."""
     out = Path(out_dir)
     scores, curves, throughput = check_scores(scores), check_curves(curves), check_throughput(throughput)
     tables = build_tables(scores, throughput, metric, reps, poi_reps, confidence, seed, normalise)
@@ -393,10 +394,33 @@ def write_report(
         "learning_curves": plots.plot_learning_curves(curves, fig / "learning_curves.png", metric, colors),
         "throughput": plots.plot_throughput(tables["throughput"], fig / "throughput.png", colors),
     }
+    interim = eval_curves is not None and eval_curves.groupby(["architecture", "level", "seed"]).size().max() > 1
+    if interim:
+        figures["eval_curves"] = plots.plot_learning_curves(
+            check_curves(eval_curves),
+            fig / "eval_curves.png",
+            metric,
+            colors,
+            source="evaluation episodes at checkpoints along training",
+        )
     paths |= {f"figures/{p.name}": p for p in figures.values()}
     sections = _sections(
         scores, tables, figures, meta, metric, reps, poi_reps, confidence, normalise, adaptive=bool(adaptive)
     )
+    if interim:
+        at = SECTION_TITLES.index("Learning curves")
+        sections[at] = Section(
+            sections[at].title,
+            (
+                *sections[at].blocks,
+                Paragraph(
+                    "Evaluated along training (`--interim-evals`): each run's checkpoints at fractions of its budget, "
+                    "on a quarter of the evaluation episodes (the final point: the full evaluation), the same "
+                    "fixed episodes for every policy."
+                ),
+                Image(figures["eval_curves"], "Sample efficiency on evaluation episodes"),
+            ),
+        )
     after = SECTION_TITLES.index("Probability of improvement") + 1
     if screening:
         sections.insert(after, screening_section(screening))

@@ -52,6 +52,9 @@ class TrainConfig(BaseModel):
     init_from: Path | None = Field(
         None, description="a checkpoint to continue (screening): copied into `out` with its curve when `out` has none"
     )
+    snapshots: list[int] = Field(
+        default_factory=list, description="percentages of the budget at which to keep a checkpoint in at<p>/"
+    )
     stop_collapsed: bool = Field(
         True, description="end a run whose policy collapsed (entropy at its floor, reward random): collapse.py"
     )

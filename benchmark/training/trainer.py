@@ -154,9 +154,9 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     resumed_from = global_step
     parameters = count_parameters(policy)
 
-    def checkpoint() -> None:
+    def checkpoint(path: Path = ckpt_path) -> None:
         save_checkpoint(
-            ckpt_path,
+            path,
             {
                 "format": "archbench-checkpoint-v1",
                 "level": cfg.level,
@@ -334,9 +334,19 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             if now - last_ckpt >= cfg.checkpoint_seconds:
                 checkpoint()
                 last_ckpt = now
+            for percent in cfg.snapshots:  # the checkpoints the controller evaluates at fractions of the budget
+                snapshot = out / f"at{percent}" / CHECKPOINT
+                if global_step >= cfg.timesteps * percent / 100 and not snapshot.exists():
+                    snapshot.parent.mkdir(exist_ok=True)
+                    checkpoint(snapshot)
             if stopped_early:
                 break
         checkpoint()
+        for percent in cfg.snapshots:  # stopped early: the policy it stopped with is its policy at every later point
+            snapshot = out / f"at{percent}" / CHECKPOINT
+            if not snapshot.exists():
+                snapshot.parent.mkdir(exist_ok=True)
+                checkpoint(snapshot)
     except BaseException:
         tracker.finish(exit_code=1)
         raise
