@@ -132,6 +132,14 @@ def test_a_controller_stopped_mid_experiment_resumes_to_the_same_decisions(finis
     assert not succeeded & {job for job, _ in backend.launches}  # nothing that had succeeded ran again
 
 
+def test_each_interim_is_shown_as_it_is_decided(tmp_path, capsys):
+    assert run(tmp_path, max_seeds=10) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    first = "decision controller: level_1_basic: deciding after 1 interim(s); fast ? fast_lstm_reset (undecided)"
+    assert first + "; fast < puffer (interim 1)" in out
+    assert "decision controller: level_1_basic: cap reached after 2 interim(s)" in out
+
+
 def test_adaptive_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="at least two"):
         run_experiment(options(tmp_path, architectures="fast"), "r", backend=FakeBackend(), live=False)

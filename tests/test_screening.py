@@ -80,8 +80,11 @@ def test_screening_halves_the_field_per_rung_and_continues_checkpoints(tmp_path)
     assert "2 of 2 grid cells scored" in report  # only the full-budget runs are ranked
 
 
-def test_a_restarted_screening_reaches_the_same_rungs_without_rerunning(tmp_path):
+def test_a_restarted_screening_reaches_the_same_rungs_without_rerunning(tmp_path, capsys):
     assert run(tmp_path) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the decisions are shown as they are made
+    decided = "decision controller: level_1_basic: rung 0 (1,000 agent steps) decided: continue fast, puffer"
+    assert decided + "; stopped vit, transformer" in out
     backend = FakeBackend(script=script)
     assert run(tmp_path, backend) == 0
     assert backend.launches == []

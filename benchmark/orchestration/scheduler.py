@@ -67,6 +67,8 @@ class JobSource(Protocol):
 
     def after(self, job: PlannedJob) -> list[PlannedJob]: ...
 
+    # optional: `news() -> list[str]`, one line per decision made since it was last called (shown as events)
+
 
 @dataclass
 class SchedulerConfig:
@@ -150,7 +152,10 @@ class Scheduler:
         """Ask the source for more jobs now that `ended` has ended, and make the runnable ones ready."""
         if self.source is None or self.stopping:
             return
-        for job in self._add_jobs(self.source.after(ended.planned)):
+        added = self._add_jobs(self.source.after(ended.planned))
+        for line in getattr(self.source, "news", lambda: [])():  # what the policy decided just now
+            self.on_event("controller", "decision", line)
+        for job in added:
             self._touch(job)
             p = job.planned
             done = self._completed(p)

@@ -106,10 +106,20 @@ class ScreeningSource:
 
     def __init__(self, policy: Screening, ledger: Ledger, seeds: int, add_rung: AddRung):
         self.policy, self.ledger, self.seeds, self.add_rung = policy, ledger, seeds, add_rung
+        self._news: list[str] = []
+        self._seen = {level: len(r) for level, r in (ledger.screening.levels if ledger.screening else {}).items()}
 
     def update(self) -> list[PlannedJob]:
         record, needed = self.policy.analyse(self.ledger, self.seeds)
         self.ledger.screening = record
+        for level, rungs in record.levels.items():
+            for result in rungs[self._seen.get(level, 0) :]:
+                stopped = ", ".join(result.stopped) or "none"
+                self._news.append(
+                    f"{level}: rung {result.rung} ({result.budget:,} agent steps) decided: continue "
+                    f"{', '.join(result.kept)}; stopped {stopped}"
+                )
+            self._seen[level] = len(rungs)
         added: list[PlannedJob] = []
         for level, rung, archs in needed:
             added += self.add_rung(level, rung, archs)
@@ -117,3 +127,7 @@ class ScreeningSource:
 
     def after(self, job: PlannedJob) -> list[PlannedJob]:
         return [] if job.role == Role.BASELINE else self.update()
+
+    def news(self) -> list[str]:
+        news, self._news = self._news, []
+        return news

@@ -241,11 +241,23 @@ class AdaptiveSource:
         self, policy: SequentialSeeds, ledger: Ledger, add_cells: Callable[[dict[tuple[str, str], int]], list]
     ):
         self.policy, self.ledger, self.add_cells = policy, ledger, add_cells
+        self._news: list[str] = []
+        levels = ledger.adaptive.levels if ledger.adaptive else {}
+        self._seen = {level: (len(lv.interims), lv.status) for level, lv in levels.items()}
 
     def update(self) -> dict[tuple[str, str], int]:
         """Analyse the ledger, record the decisions in it, and return the seeds each cell needs."""
         self.ledger.adaptive = self.policy.analyse(self.ledger)
+        for level, decisions in self.ledger.adaptive.levels.items():
+            state = (len(decisions.interims), decisions.status)
+            if state != self._seen.get(level, (0, DECIDING)):
+                self._news.append(describe_level(level, decisions))
+            self._seen[level] = state
         return self.policy.wanted(self.ledger.adaptive)
+
+    def news(self) -> list[str]:
+        news, self._news = self._news, []
+        return news
 
     def after(self, job: PlannedJob) -> list[PlannedJob]:
         if job.role == Role.BASELINE:
