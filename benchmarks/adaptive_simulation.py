@@ -152,6 +152,9 @@ def main() -> int:
     parser.add_argument("--alpha", type=float, default=0.05)
     parser.add_argument("--permutations", type=int, default=2000, help="AdaStop's B (the controller uses 10,000)")
     parser.add_argument("--outliers", type=float, default=0.05, help="chance that a seed's run collapsed")
+    parser.add_argument(
+        "--fixed-max", type=int, default=40, help="the largest fixed grid tried (seeds per cell) for the same power"
+    )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
     args = parser.parse_args()
@@ -167,7 +170,7 @@ def main() -> int:
         scenario = SCENARIOS[name]
         samples, errors, right, different, runs = [], 0, 0, 0, 0
         for k in range(args.experiments):
-            scores = draw(scenario, k, args.max_seeds, args.outliers)
+            scores = draw(scenario, k, max(args.max_seeds, args.fixed_max), args.outliers)
             samples.append(scores)
             with tempfile.TemporaryDirectory(prefix=".sim-", dir=scratch_root) as tmp:
                 decisions, used = adaptive_experiment(scores, args, Path(tmp))
@@ -185,7 +188,7 @@ def main() -> int:
         }
         if different:
             power = float(right / different)
-            lo, hi = args.seeds_per_interim, args.max_seeds  # the smallest N with fixed power >= adaptive power
+            lo, hi = args.seeds_per_interim, args.fixed_max  # the smallest N with fixed power >= adaptive power
             power_at = {hi: fixed_power(samples, scenario.means, hi, args)}
             if power_at[hi] < power:
                 lo = hi
@@ -194,8 +197,10 @@ def main() -> int:
                 power_at[mid] = fixed_power(samples, scenario.means, mid, args)
                 lo, hi = (mid + 1, hi) if power_at[mid] < power else (lo, mid)
             fixed_n = hi
+            reached = power_at.get(fixed_n, 0.0) >= power
             fixed_runs = fixed_n * len(scenario.means)
             row |= {"power": power, "fixed_seeds": fixed_n, "fixed_power": power_at.get(fixed_n, float("nan"))}
+            row |= {"fixed_reached": reached}
             row |= {"fixed_runs": fixed_runs, "ratio": row["adaptive_runs"] / fixed_runs}
             total_adaptive += row["adaptive_runs"]
             total_fixed += fixed_runs
@@ -212,7 +217,8 @@ def main() -> int:
     ]
     for r in rows:
         if "power" in r:
-            fixed = f"{r['fixed_seeds']} seeds/cell (power {r['fixed_power']:.3f})"
+            more = "" if r["fixed_reached"] else f" (not reached even at {args.fixed_max}: a lower bound)"
+            fixed = f"{r['fixed_seeds']} seeds/cell (power {r['fixed_power']:.3f}){more}"
             tail = f"{r['power']:.3f} | {r['adaptive_runs']:.1f} | {fixed} | {r['fixed_runs']} | {r['ratio']:.2f}"
         else:
             tail = f"- | {r['adaptive_runs']:.1f} | - | - | -"
