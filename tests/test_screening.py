@@ -118,3 +118,11 @@ def test_a_continued_rung_resumes_the_previous_checkpoint(tmp_path):
 def test_an_adaptive_or_screening_experiment_cannot_be_extended(tmp_path):
     with pytest.raises(UsageError, match="--extend would change the architectures a --screen experiment"):
         resolve_options(dict(experiment_id="x", timesteps=10, screen=True, extend=True, output_dir=tmp_path))
+
+
+def test_a_screening_dry_run_shows_its_first_rung(tmp_path, capsys):
+    assert run(tmp_path, dry_run=True, probe=False) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "screening: 3 rungs of 1,000, 2,000, 4,000 agent steps" in out
+    assert "8 runs = 4 architectures x 1 level x 2 seeds" in out and "8,000 in all" in out
+    assert not (tmp_path / "sc").exists()

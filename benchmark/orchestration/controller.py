@@ -54,6 +54,17 @@ from benchmark.orchestration.sequential import AdaptiveSource
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
+def new_ledger(options: ExperimentOptions) -> Ledger:
+    return Ledger(
+        experiment_id=options.experiment_id,
+        start_time=now_iso(),
+        updated_time=now_iso(),
+        max_timesteps=options.timesteps,
+        config={},
+        environment=capture_environment(Path(__file__).resolve().parents[2]),
+    )
+
+
 @contextlib.contextmanager
 def experiment_lock(path: Path) -> Iterator[None]:
     """One controller per experiment: a second one would launch the same jobs again. Freed even by SIGKILL."""
@@ -95,6 +106,14 @@ def run_experiment(
     existing = read_ledger(plan.paths.ledger, options.experiment_id)
     if existing is not None:
         check_budget(existing, options)
+    if options.dry_run and options.screen:  # show the rungs decided so far (rung 0 for a new experiment)
+        scratch = existing.model_copy(deep=True) if existing is not None else new_ledger(options)
+        screening_source(options, archs, levels, wandb_mode, plan, scratch).update()
+        console.print(
+            f"screening: {options.screen_rungs} rungs of {', '.join(f'{b:,}' for b in scratch.screening.budgets)} "
+            "agent steps; every architecture trains the first, the better half of each rung continues",
+            highlight=False,
+        )
     if options.dry_run and options.local and options.probe:
         plan = probed_plan(options, archs, levels, wandb_mode, plan, console)
     if options.adaptive:
@@ -142,14 +161,7 @@ def run_experiment(
     )
     with experiment_lock(plan.paths.lock):
         # read again under the lock: another controller may have written it meanwhile
-        ledger = read_ledger(plan.paths.ledger, options.experiment_id) or Ledger(
-            experiment_id=options.experiment_id,
-            start_time=now_iso(),
-            updated_time=now_iso(),
-            max_timesteps=options.timesteps,
-            config={},
-            environment=capture_environment(Path(__file__).resolve().parents[2]),
-        )
+        ledger = read_ledger(plan.paths.ledger, options.experiment_id) or new_ledger(options)
         check_budget(ledger, options)
         ledger.config = resolved.model_dump(mode="json", exclude={"dry_run"})
         backend_config = getattr(backend, "ledger_config", None)

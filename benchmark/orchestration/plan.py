@@ -125,7 +125,8 @@ class Plan:
 
     @property
     def agent_steps(self) -> int:
-        return sum(self.timesteps_for(r.level) for r in self.runs)
+        """Agent steps the plan's trainings are asked for (a screening rung: its own budget)."""
+        return sum(j.timesteps or self.timesteps_for(j.level) for j in self.jobs if j.role == Role.TRAIN)
 
     def __post_init__(self) -> None:
         self._by_id = {j.job_id: j for j in self.jobs}
