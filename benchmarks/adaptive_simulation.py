@@ -153,11 +153,12 @@ def main() -> int:
     parser.add_argument("--permutations", type=int, default=2000, help="AdaStop's B (the controller uses 10,000)")
     parser.add_argument("--outliers", type=float, default=0.05, help="chance that a seed's run collapsed")
     parser.add_argument(
-        "--fixed-max", type=int, default=40, help="the largest fixed grid tried (seeds per cell) for the same power"
+        "--fixed-max", type=int, default=None, help="the largest fixed grid tried, seeds per cell (default --max-seeds)"
     )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
     args = parser.parse_args()
+    args.fixed_max = args.fixed_max or args.max_seeds
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     bad = [s for s in names if s not in SCENARIOS]
     if bad:
