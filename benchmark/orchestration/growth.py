@@ -82,8 +82,8 @@ def screening_source(
             for job in grown.jobs:
                 if job.role == Role.TRAIN:
                     run = next(r for r in grown.runs if r.run_id == job.run_id)
-                    before = plan.paths.run_dir(f"{run_id(options.experiment_id, run.architecture, level, run.seed)}")
-                    init = before.with_name(f"{before.name}.r{rung - 1}") / "checkpoint.pt"
+                    earlier = run_id(options.experiment_id, run.architecture, level, run.seed) + f".r{rung - 1}"
+                    init = plan.paths.run_dir(earlier) / "checkpoint.pt"
                     job = replace(job, argv=(*job.argv, "--init-from", str(init)))
                 jobs.append(job)
             grown = Plan(grown.experiment_id, grown.paths, grown.timesteps, grown.episodes, grown.runs, jobs)

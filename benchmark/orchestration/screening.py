@@ -95,7 +95,7 @@ class Screening:
 
 def _median(values: list[float | None]) -> float | None:
     """The median over seeds, a failed run (None) counting as the lowest; None if the median itself failed."""
-    ranked = sorted(-math.inf if v is None else v for v in values)
+    ranked = [-math.inf if v is None else v for v in values]
     median = float(np.median(ranked)) if ranked else -math.inf
     return median if math.isfinite(median) else None
 
@@ -108,6 +108,7 @@ class ScreeningSource:
         self.policy, self.ledger, self.seeds, self.add_rung = policy, ledger, seeds, add_rung
         self._news: list[str] = []
         self._seen = {level: len(r) for level, r in (ledger.screening.levels if ledger.screening else {}).items()}
+        self._grown: list[tuple[str, int, list[str]]] | None = None  # the rungs the plan was last grown to
 
     def update(self) -> list[PlannedJob]:
         record, needed = self.policy.analyse(self.ledger, self.seeds)
@@ -120,6 +121,9 @@ class ScreeningSource:
                     f"{', '.join(result.kept)}; stopped {stopped}"
                 )
             self._seen[level] = len(rungs)
+        if needed == self._grown:  # most jobs decide nothing new: no plan to build
+            return []
+        self._grown = needed
         added: list[PlannedJob] = []
         for level, rung, archs in needed:
             added += self.add_rung(level, rung, archs)

@@ -244,6 +244,7 @@ class AdaptiveSource:
         self._news: list[str] = []
         levels = ledger.adaptive.levels if ledger.adaptive else {}
         self._seen = {level: (len(lv.interims), lv.status) for level, lv in levels.items()}
+        self._grown: dict[tuple[str, str], int] | None = None  # the cells the plan was last grown to
 
     def update(self) -> dict[tuple[str, str], int]:
         """Analyse the ledger, record the decisions in it, and return the seeds each cell needs."""
@@ -262,4 +263,8 @@ class AdaptiveSource:
     def after(self, job: PlannedJob) -> list[PlannedJob]:
         if job.role == Role.BASELINE:
             return []
-        return self.add_cells(self.update())
+        wanted = self.update()
+        if wanted == self._grown:  # most jobs decide nothing new: no plan to build
+            return []
+        self._grown = wanted
+        return self.add_cells(wanted)
