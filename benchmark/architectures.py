@@ -33,12 +33,13 @@ FAST_CNN = CNNConfig(channels=(64, 64), kernels=(5, 3), stride=3, out_dim=128)
 FAST_HEADS = HeadsConfig(actor_hidden=(512,), critic_hidden=(1024,))
 VIT_ENCODER = PerceiverConfig(latents=12, dim=64, heads=4, layers=2, frequencies=8)
 VIT_HEADS = HeadsConfig(actor_hidden=(256, 256), critic_hidden=(512,))
+# bf16 autocast ("auto" precision) on CPUs with native bf16 trains every architecture here faster: the CNN family
+# 1.3-1.6x, the perceiver-encoded ones 1.15-1.55x per minibatch since their attention itself runs in fp32
+# (components/attention.py; CPU bf16 attention backward is slow). `benchmarks/architectures.py --precision` measures it.
+BF16_HINTS = TrainerHints(cpu_bf16=True)
 # Attention memories are usually trained with a lower learning rate than LSTMs (CleanRL's TrXL uses 2.75e-4);
-# 5e-4 is a starting point, not tuned here.
-ATTENTION_HINTS = TrainerHints(learning_rate=5e-4)
-# bf16 autocast speeds the CNN family up on CPUs with native bf16 (benchmarks/architectures.py --precision);
-# it slowed every perceiver-encoded architecture down, so those stay fp32 under precision "auto"
-CNN_HINTS = TrainerHints(cpu_bf16=True)
+# 5e-4 learned on level 1 (`transformer`: 3.24x random reward at 2M, docs/calibration.md)
+ATTENTION_HINTS = TrainerHints(learning_rate=5e-4, cpu_bf16=True)
 
 ARCHITECTURES: dict[str, ArchitectureConfig] = {
     "fast": ArchitectureConfig(
@@ -46,21 +47,21 @@ ARCHITECTURES: dict[str, ArchitectureConfig] = {
         encoder=FAST_CNN,
         memory=LSTMConfig(hidden=128, layers=2),
         heads=FAST_HEADS,
-        hints=CNN_HINTS,
+        hints=BF16_HINTS,
     ),
     "fast_lstm_reset": ArchitectureConfig(
         description="fast with the reset-aware LSTM (state zeroed at episode ends inside training sequences)",
         encoder=FAST_CNN,
         memory=LSTMConfig(hidden=128, layers=2, reset_in_sequence=True),
         heads=FAST_HEADS,
-        hints=CNN_HINTS,
+        hints=BF16_HINTS,
     ),
     "fast_dynamics": ArchitectureConfig(
         description="fast + reward and return prediction heads trained by their own loss (weight 0.5)",
         encoder=FAST_CNN,
         memory=LSTMConfig(hidden=128, layers=2),
         heads=HeadsConfig(actor_hidden=(512,), critic_hidden=(1024,), dynamics=True),
-        hints=CNN_HINTS,
+        hints=BF16_HINTS,
     ),
     "puffer": ArchitectureConfig(
         description="PufferLib default: box -> CNN 128@5s3, 128@3 -> 256 + centre-cell features -> 256 "
@@ -68,7 +69,7 @@ ARCHITECTURES: dict[str, ArchitectureConfig] = {
         encoder=PufferConfig(),
         memory=LSTMConfig(hidden=512, layers=1),
         heads=HeadsConfig(actor_hidden=(), critic_hidden=()),
-        hints=CNN_HINTS,
+        hints=BF16_HINTS,
     ),
     "vit": ArchitectureConfig(
         description="tokens -> feature embed + Fourier xy + value -> perceiver 12x64, 4 heads, 2 layers, mean "
@@ -76,12 +77,14 @@ ARCHITECTURES: dict[str, ArchitectureConfig] = {
         encoder=VIT_ENCODER,
         memory=LSTMConfig(hidden=32),
         heads=VIT_HEADS,
+        hints=BF16_HINTS,
     ),
     "vit_reset": ArchitectureConfig(
         description="vit with the reset-aware LSTM 32",
         encoder=VIT_ENCODER,
         memory=LSTMConfig(hidden=32, reset_in_sequence=True),
         heads=VIT_HEADS,
+        hints=BF16_HINTS,
     ),
     "vit_sliding": ArchitectureConfig(
         description="vit encoder -> sliding-window transformer (obs, last reward, last action tokens per step; "
@@ -136,6 +139,7 @@ ARCHITECTURES: dict[str, ArchitectureConfig] = {
         encoder=VIT_ENCODER,
         memory=None,
         heads=VIT_HEADS,
+        hints=BF16_HINTS,
     ),
 }
 

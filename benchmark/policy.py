@@ -31,7 +31,7 @@ class TrainerHints(BaseModel):
     cpu_bf16: bool = Field(
         False,
         description="precision 'auto' trains in bf16 on CPUs with native bf16: set where measured faster "
-        "(the CNN family: 1.3-1.6x; perceiver encoders got slower, their backward in bf16 is slow on CPU)",
+        "(every built-in architecture: 1.15-1.6x per minibatch on this project's CPU)",
     )
 
 
