@@ -6,9 +6,10 @@ import asyncio
 from pathlib import Path
 
 from benchmark.orchestration.controller import merge_plan
+from benchmark.orchestration.graph import Outcome
 from benchmark.orchestration.ledger import Environment, Ledger, LedgerStore, now_iso
 from benchmark.orchestration.plan import Plan, build_plan
-from benchmark.orchestration.scheduler import Outcome, Scheduler, SchedulerConfig
+from benchmark.orchestration.scheduler import Scheduler, SchedulerConfig
 
 TESTS = Path(__file__).resolve().parent
 FAKE_JOB = TESTS / "fake_job.py"

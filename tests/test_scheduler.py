@@ -9,9 +9,10 @@ import time
 from orchestration_helpers import make_plan, new_store, run_scheduler
 
 from benchmark.orchestration.backends.fake import FakeBackend, FakeOutcome
+from benchmark.orchestration.jobs import record_for
 from benchmark.orchestration.ledger import Status, read_ledger
 from benchmark.orchestration.plan import Role
-from benchmark.orchestration.scheduler import Scheduler, SchedulerConfig, record_for
+from benchmark.orchestration.scheduler import Scheduler, SchedulerConfig
 
 
 def statuses(plan, ledger):

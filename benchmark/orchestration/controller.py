@@ -19,6 +19,7 @@ from rich.console import Console
 
 from benchmark.errors import UsageError
 from benchmark.orchestration.backend import Backend
+from benchmark.orchestration.graph import JobSource, Outcome
 from benchmark.orchestration.grid import (  # noqa: F401 - merge_plan, make_plan, measured_throughput: public
     check_budget,
     make_plan,
@@ -47,7 +48,7 @@ from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.printing import print_cost, print_plan, print_summary
 from benchmark.orchestration.progress import Reporter
 from benchmark.orchestration.reevaluate import reopen_evaluations
-from benchmark.orchestration.scheduler import JobSource, Outcome, Scheduler, SchedulerConfig
+from benchmark.orchestration.scheduler import Scheduler, SchedulerConfig
 from benchmark.orchestration.screening import ScreeningSource
 from benchmark.orchestration.sequential import AdaptiveSource
 

@@ -168,7 +168,7 @@ def write_sky_yamls(plan: Plan, opts: SkyOptions) -> tuple[Path, int]:
     Pure file writing: builds no sky.Task, imports no sky, contacts no API server.
     """
     from benchmark.orchestration.backends.sky_tasks import write_cluster_yaml, write_task_yaml
-    from benchmark.orchestration.scheduler import job_spec
+    from benchmark.orchestration.jobs import job_spec
 
     folder = plan.paths.root / "sky"
     for job in plan.jobs:

@@ -7,10 +7,11 @@ import contextlib
 from rich.console import Console
 from rich.table import Table
 
+from benchmark.orchestration.graph import Outcome
+from benchmark.orchestration.jobs import record_for
 from benchmark.orchestration.ledger import Ledger, Status
 from benchmark.orchestration.options import ExperimentOptions
 from benchmark.orchestration.plan import Plan, Role, estimate_makespan
-from benchmark.orchestration.scheduler import Outcome, record_for
 
 
 def _n(count: int, noun: str) -> str:

@@ -81,7 +81,7 @@ def grid_table(plan: Plan, ledger: Ledger) -> Table:
 
 
 def job_counts(plan: Plan, ledger: Ledger) -> Counter:
-    from benchmark.orchestration.scheduler import record_for
+    from benchmark.orchestration.jobs import record_for
 
     return Counter(record_for(ledger, job).status.value for job in plan.jobs)
 
