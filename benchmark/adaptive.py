@@ -141,6 +141,12 @@ def run(
     cluster: Annotated[
         str | None, typer.Option(help="cloud: run every job on this one shared cluster (default: managed jobs)")
     ] = None,
+    eval_where: Annotated[
+        str | None,
+        typer.Option(
+            help="cloud: where evaluations run: cloud, or local (this machine, from the bucket's checkpoints)"
+        ),
+    ] = None,
     nodes: Annotated[int | None, typer.Option(help="cluster mode: nodes (default 1)")] = None,
     gpus_per_node: Annotated[int | None, typer.Option(help="cluster mode: GPUs per node (default --gpus)")] = None,
     version: Annotated[bool, VERSION_OPTION] = False,
@@ -184,6 +190,7 @@ def run(
             "use_spot": use_spot,
             "storage": storage,
             "cluster": cluster,
+            "eval_where": eval_where,
             "nodes": nodes,
             "gpus_per_node": gpus_per_node,
         }

@@ -55,3 +55,18 @@ def sky_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def fake_wandb_key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("WANDB_API_KEY", FAKE_WANDB_KEY)
     return FAKE_WANDB_KEY
+
+
+@pytest.fixture()
+def use_cloud(monkeypatch: pytest.MonkeyPatch, sky_home: Path):
+    """Make the controller's SkyBackend talk to a given fake client; fast polls and launches."""
+    import benchmark.orchestration.backends.sky as sky_backend
+
+    monkeypatch.setattr(sky_backend.SkyBackend, "poll_interval", 0.01)
+    monkeypatch.setattr(sky_backend.SkyBackend, "submit_rate", 1000.0)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+
+    def use(client) -> None:  # a sky_helpers.ReplaySkyClient
+        monkeypatch.setattr(sky_backend, "SkyClient", lambda: client)
+
+    return use

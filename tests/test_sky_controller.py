@@ -30,21 +30,6 @@ STORAGE = "s3://archbench-test-bucket/runs"
 GRID = ["--timesteps", "1000", "--architectures", "fast", "--levels", "level_1_basic"]
 
 
-@pytest.fixture()
-def use_cloud(monkeypatch: pytest.MonkeyPatch, sky_home: Path):
-    """Make the controller's SkyBackend talk to a given fake client; fast polls and launches."""
-    import benchmark.orchestration.backends.sky as sky_backend
-
-    monkeypatch.setattr(sky_backend.SkyBackend, "poll_interval", 0.01)
-    monkeypatch.setattr(sky_backend.SkyBackend, "submit_rate", 1000.0)
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-
-    def use(client: ReplaySkyClient) -> None:
-        monkeypatch.setattr(sky_backend, "SkyClient", lambda: client)
-
-    return use
-
-
 def call(capsys, *argv: str) -> tuple[int, str, str]:
     with pytest.raises(SystemExit) as exit_info:
         main(list(argv))

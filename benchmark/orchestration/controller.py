@@ -138,7 +138,7 @@ def run_experiment(
         sky_opts = None if options.local else factory.sky_options(options, wandb_mode, factory.code_source())
         print_plan(console, plan, options, existing, options.max_parallel or factory.default_max_parallel(options))
         if sky_opts is not None:  # files only: no sky import, no API server
-            folder, count = factory.write_sky_yamls(plan, sky_opts)
+            folder, count = factory.write_sky_yamls(plan, sky_opts, options.eval_where)
             console.print(f"SkyPilot: {sky_opts.summary()}", highlight=False)
             console.print(f"task YAMLs: {count} written to {folder}/ (secrets redacted)", highlight=False)
             print_cost(console, plan, options, existing, plan_throughput(options)[1])

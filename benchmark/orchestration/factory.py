@@ -26,6 +26,7 @@ from pydantic import ValidationError
 
 from benchmark.errors import UsageError
 from benchmark.orchestration.backend import Backend
+from benchmark.orchestration.bucket import SCHEMES, supported
 from benchmark.orchestration.ledger import git_output
 from benchmark.orchestration.options import ExperimentOptions
 
@@ -142,6 +143,15 @@ def cloud_problems(options: ExperimentOptions, wandb_mode: str, environ: Mapping
         )
     if options.skip_training:
         problems.append("--skip-training needs --local: on the cloud the checkpoints live on the bucket")
+    if options.eval_where == "local":
+        if options.storage is None:
+            problems.append(
+                "--eval-where local needs --storage: evaluations here copy the checkpoints training nodes left there"
+            )
+        elif not supported(options.storage):
+            problems.append(
+                f"--eval-where local copies checkpoints from {', '.join(SCHEMES)} buckets, not {options.storage!r}"
+            )
     env = os.environ if environ is None else environ
     if wandb_mode == "online" and not env.get("WANDB_API_KEY"):
         problems.append("--wandb-mode online needs WANDB_API_KEY in this shell (export WANDB_API_KEY=...)")
@@ -149,31 +159,38 @@ def cloud_problems(options: ExperimentOptions, wandb_mode: str, environ: Mapping
 
 
 def make_backend(options: ExperimentOptions, wandb_mode: str | None = None) -> Backend:
-    if options.local:
-        from benchmark.orchestration.backends.local import LocalBackend
+    from benchmark.orchestration.backends.local import LocalBackend
 
-        program = os.environ.get(JOB_PROGRAM_ENV)
+    program = os.environ.get(JOB_PROGRAM_ENV)
+    if options.local:
         return LocalBackend(jobs_per_gpu=options.jobs_per_gpu, program=shlex.split(program) if program else None)
     from benchmark.orchestration.backends.sky import SkyBackend
 
     mode = wandb_mode or resolve_wandb_mode(options)
     opts = sky_options(options, mode, code_source())
     check_cloud_launch(options, mode)
+    if options.eval_where == "local":
+        from benchmark.orchestration.backends.split import SplitBackend
+
+        return SplitBackend(SkyBackend(opts), LocalBackend(program=shlex.split(program) if program else None))
     return SkyBackend(opts)
 
 
-def write_sky_yamls(plan: Plan, opts: SkyOptions) -> tuple[Path, int]:
-    """--dry-run on the cloud: every job's task YAML (and the cluster's) under <experiment>/sky/, secrets redacted.
+def write_sky_yamls(plan: Plan, opts: SkyOptions, eval_where: str = "cloud") -> tuple[Path, int]:
+    """--dry-run on the cloud: every cloud job's task YAML (and the cluster's) under <experiment>/sky/, secrets
+    redacted; with `eval_where` "local" only the trainings run on the cloud.
 
     Pure file writing: builds no sky.Task, imports no sky, contacts no API server.
     """
     from benchmark.orchestration.backends.sky_tasks import write_cluster_yaml, write_task_yaml
     from benchmark.orchestration.jobs import job_spec
+    from benchmark.orchestration.plan import Role
 
     folder = plan.paths.root / "sky"
-    for job in plan.jobs:
+    jobs = [j for j in plan.jobs if eval_where == "cloud" or j.role == Role.TRAIN]
+    for job in jobs:
         write_task_yaml(job_spec(job, attempt=1), opts, folder / f"{job.job_id}.yaml")
-    count = len(plan.jobs)
+    count = len(jobs)
     if opts.cluster:
         write_cluster_yaml(opts, folder / f"cluster-{opts.cluster}.yaml")
         count += 1

@@ -85,6 +85,9 @@ class ExperimentOptions(BaseModel):
     use_spot: bool = Field(False, description="spot instances; managed jobs recover from preemption")
     storage: str | None = Field(None, description="bucket URI (s3://b/p, gs://b/p) holding the run folders")
     cluster: str | None = Field(None, description="cluster mode: run every job on this one shared cluster")
+    eval_where: Literal["cloud", "local"] = Field(
+        "cloud", description="where evaluations run: on the cloud, or here from the checkpoints in --storage"
+    )
     nodes: int | None = Field(None, ge=1, description="cluster mode: nodes of the shared cluster (default 1)")
     gpus_per_node: int | None = Field(None, ge=1, description="cluster mode: GPUs per node (default --gpus)")
     recipe: str | None = Field(None, description="the recipe these options came from")
@@ -141,7 +144,17 @@ class ExperimentOptions(BaseModel):
 
 
 RECIPE_KEYS = set(ExperimentOptions.model_fields) - {"recipe", "dry_run", "extend", "reevaluate"}
-CLOUD_ONLY = ("storage", "accelerator", "cloud", "use_spot", "gpus", "cluster", "nodes", "gpus_per_node")
+CLOUD_ONLY = (
+    "storage",
+    "accelerator",
+    "cloud",
+    "use_spot",
+    "gpus",
+    "cluster",
+    "nodes",
+    "gpus_per_node",
+    "eval_where",
+)
 
 
 def recipe_path(name: str) -> Path:

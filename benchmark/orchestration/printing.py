@@ -96,9 +96,15 @@ def print_cost(
     from benchmark.orchestration.cloud_cost import catalog_price, cost_lines
 
     price, problem = catalog_price(options.accelerator, options.gpus, options.cloud)
+    done = done_jobs(plan, ledger)
+    if options.eval_where == "local":  # evaluations run on this machine: no cloud bill
+        done |= {job.job_id for job in plan.jobs if job.role != Role.TRAIN}
+        console.print(
+            "evaluations run on this machine (--eval-where local): only trainings are priced", highlight=False
+        )
     for line in cost_lines(
         plan,
-        done_jobs(plan, ledger),
+        done,
         accelerator=options.accelerator,
         gpus=options.gpus,
         cloud=options.cloud,

@@ -98,6 +98,11 @@ class Scheduler:
         if hasattr(self, "_event"):
             self._event.set()
 
+    def _local(self, handle: str | None) -> bool:
+        """Whether the job's log and run folder are on this machine (a split backend says per job)."""
+        per_job = getattr(self.backend, "has_local_files", None)
+        return per_job(handle or "") if per_job is not None else self.local_files
+
     # ---- the loop ---------------------------------------------------------------------------------------
 
     async def run(self) -> Outcome:
@@ -288,7 +293,7 @@ class Scheduler:
 
         Returns the status to judge the job by: a success whose log holds no result becomes a failure."""
         handle = job.handle or job.record.handle
-        if self.local_files or not handle:
+        if not handle or self._local(handle):
             return status
         p = job.planned
         try:
@@ -313,7 +318,7 @@ class Scheduler:
             self.graph.emit(job, "interrupted", rec.error)
             self.graph.changed()
             return
-        if not self.local_files and job.kill_reason is None:
+        if job.kill_reason is None and not self._local(job.handle or job.record.handle):
             status = await self._fetch_remote(job, status)
         if status.state == BackendState.SUCCEEDED or (status.state == BackendState.LOST and self.graph.completed(p)):
             try:
@@ -380,9 +385,9 @@ class Scheduler:
                     job.recovering = status.recovering
                     self.graph.emit(job, "recovering" if status.recovering else "recovered", status.detail)
             now = time.monotonic()
-            if self.config.stall_timeout and self.local_files and now - last_stall_check >= stall_every:
+            if self.config.stall_timeout and now - last_stall_check >= stall_every:
                 last_stall_check = now
-                await self._check_stalls(waiting)
+                await self._check_stalls({h: j for h, j in waiting.items() if self._local(h)})
 
     async def _check_stalls(self, waiting: dict[str, GraphJob]) -> None:
         timeout = self.config.stall_timeout

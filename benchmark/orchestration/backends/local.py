@@ -177,6 +177,10 @@ class LocalBackend:
     def _live(self) -> list[_Child]:
         return [c for c in self._children.values() if c.status is None]
 
+    def live_handles(self) -> list[str]:
+        """Jobs this backend started that have not been seen to end (a poll notices an end)."""
+        return [h for h, c in self._children.items() if c.status is None]
+
     def threads_for_next_job(self, kind: JobKind = JobKind.TRAIN) -> int:
         """An evaluation gets 1 thread (its small batches only wait on more); training an equal share of the
         cores, and never more than the cores that processes other than our own jobs leave free: a job that
