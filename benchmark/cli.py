@@ -56,6 +56,10 @@ def train(
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
     threads: Annotated[int | None, typer.Option(help="torch threads")] = None,
+    env_workers: Annotated[
+        int | None,
+        typer.Option(help="environment worker processes (0: in this process; default: from the cores, none on 1-2)"),
+    ] = None,
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (auto: bf16 where the hardware has it)")] = "auto",
     rows: Annotated[int, typer.Option(help="agents per batch")] = 384,
     bptt: Annotated[
@@ -106,6 +110,7 @@ def train(
         out=out,
         device=device,
         threads=threads,
+        env_workers=env_workers,
         precision=precision,
         rows=rows,
         bptt=bptt,

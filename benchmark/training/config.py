@@ -40,6 +40,12 @@ class TrainConfig(BaseModel):
         "auto", description="matmul dtype while training; auto = bf16 where the hardware has it natively"
     )
     threads: int | None = Field(None, ge=1, description="torch threads (default: the CPUs this process may use)")
+    env_workers: int | None = Field(
+        None,
+        ge=0,
+        description="environment worker processes (0: step every simulation in this process; default: from the "
+        "job's cores, none on 1-2, see training/workers.py)",
+    )
     checkpoint_seconds: float = Field(60.0, gt=0, description="wall time between periodic checkpoints")
     log_seconds: float = Field(
         0.0, ge=0, description="least wall time between metrics lines (0: every update, so a short run has a curve)"

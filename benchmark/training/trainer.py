@@ -29,7 +29,7 @@ from benchmark.training.collapse import CollapseWatch
 from benchmark.training.config import TrainConfig
 from benchmark.training.ppo import compute_gae, logprob_entropy, ppo_loss, sample_actions
 from benchmark.training.runtime import autocast, configure_threads, pick_device, pick_precision, seed_everything
-from benchmark.training.vecenv import BatchedEnv
+from benchmark.training.workers import default_workers, make_env
 
 METRICS = "metrics.jsonl"
 SUMMARY = "train_summary.json"
@@ -109,14 +109,17 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     arch = get_architecture(cfg.architecture)
     device = pick_device(cfg.device)
     precision = pick_precision(cfg.precision, device, arch.hints.cpu_bf16)
-    configure_threads(cfg.threads)
+    threads = configure_threads(cfg.threads)
     gen = seed_everything(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
 
     num_sims = cfg.num_sims or max(1, cfg.rows // level.num_agents)
     curriculum = LearningProgressCurriculum(level.curriculum, level.num_tasks, cfg.seed) if level.curriculum else None
-    env = BatchedEnv(level, num_sims, run_seed=cfg.seed, stagger=True, curriculum=curriculum)
+    workers = default_workers(cfg.env_workers, threads, num_sims, device.type == "cuda")
+    if workers and device.type == "cpu":
+        torch.set_num_threads(max(1, threads - workers))  # the workers' cores are not torch's
+    env = make_env(level, num_sims, workers, run_seed=cfg.seed, stagger=True, curriculum=curriculum)
     settings = cfg.settings(arch.hints)
     rows, horizon = env.num_rows, int(settings["bptt"])
     policy = Policy(arch, env.spec).to(device)
@@ -142,9 +145,10 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
         if curriculum is not None and ckpt.get("curriculum"):
             curriculum.load_state_dict(ckpt["curriculum"])
         env.close()  # start fresh episodes after the ones already played, not replays of them
-        env = BatchedEnv(
+        env = make_env(
             level,
             num_sims,
+            workers,
             run_seed=cfg.seed,
             stagger=True,
             curriculum=curriculum,
@@ -383,6 +387,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             "device": device.type,
             "precision": str(precision).removeprefix("torch."),
             "threads": torch.get_num_threads(),
+            "env_workers": workers,
             "timing": timing,
             "wandb": tracker.location(),
             "stopped_early": stopped_early,

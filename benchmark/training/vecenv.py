@@ -105,12 +105,17 @@ class BatchedEnv:
         curriculum: LearningProgressCurriculum | None = None,
         sim_config: MettaGridConfig | None = None,
         episode_offset: int = 0,
+        slot_offset: int = 0,
+        total_sims: int | None = None,
+        tasks: list[int] | None = None,
     ):
         """Training: seeds derive from `run_seed`; evaluation: pass explicit `seeds`, one per simulation.
 
         `sim_config` replaces the level's training game (an evaluation simulation); `curriculum` samples
         each new episode's task; `stagger` shortens each simulation's first episode by a different amount
         so batches do not all cover the same phase of an episode.
+        An environment worker holds slots `slot_offset ..` of `total_sims` (seeds and staggering are those of
+        the global slots) and is told each episode's task (`tasks` for the first episodes, then `start`).
         """
         _quiet_mettagrid()
         if num_sims < 1:
@@ -124,6 +129,7 @@ class BatchedEnv:
         self.run_seed = run_seed
         self.curriculum = curriculum
         self.fixed_seeds = seeds
+        self.slot_offset = slot_offset
         self.episodes = [episode_offset] * num_sims  # per-slot count of episodes started
         self._base = sim_config if sim_config is not None else level.game()
         self._task_cfgs: dict[int, MettaGridConfig] = {}
@@ -141,11 +147,12 @@ class BatchedEnv:
         self._tasks = [0] * num_sims
         self._seeds = [0] * num_sims
         self._warmup = [False] * num_sims
+        total = total_sims or num_sims
         for slot in range(num_sims):
             steps = None
-            if stagger and num_sims > 1:
-                steps = max(1, level.max_steps * (slot + 1) // num_sims)
-            self._start(slot, max_steps=steps)
+            if stagger and total > 1:
+                steps = max(1, level.max_steps * (slot_offset + slot + 1) // total)
+            self._start(slot, max_steps=steps, task=tasks[slot] if tasks is not None else None)
         self.spec = self._make_spec()
         names = self.spec.feature_names
         self._reward_feature = names.index("last_reward") if "last_reward" in names else None
@@ -154,24 +161,30 @@ class BatchedEnv:
 
     # ---- episodes ------------------------------------------------------------------------------
 
-    def _config_for(self, slot: int, seed: int) -> tuple[MettaGridConfig, int]:
-        task = 0
+    def _config_for(self, slot: int, seed: int, task: int | None = None) -> tuple[MettaGridConfig, int]:
         base = self._base
-        if self.curriculum is not None:
+        if task is None and self.curriculum is not None:
             task = self.curriculum.sample()
+        if task is None:
+            task = 0
+        elif self.level.curriculum is not None:
             if task not in self._task_cfgs:
                 self._task_cfgs[task] = self.level.task(task)
             base = self._task_cfgs[task]
         return self.level.with_map_seed(base, seed), task
 
-    def _start(self, slot: int, max_steps: int | None = None) -> None:
+    def start(self, slot: int, task: int) -> None:
+        """Start slot's next episode on a given task (an environment worker: the trainer's curriculum chose it)."""
+        self._start(slot, task=task)
+
+    def _start(self, slot: int, max_steps: int | None = None, task: int | None = None) -> None:
         episode = self.episodes[slot]
         seed = (
             self.fixed_seeds[slot] + episode
             if self.fixed_seeds is not None
-            else train_seed(self.run_seed, slot, episode)
+            else train_seed(self.run_seed, self.slot_offset + slot, episode)
         )
-        cfg, task = self._config_for(slot, seed)
+        cfg, task = self._config_for(slot, seed, task)
         if max_steps is not None and max_steps < cfg.game.max_steps:
             cfg.game.max_steps = max_steps
         self._warmup[slot] = max_steps is not None and max_steps < self.level.max_steps

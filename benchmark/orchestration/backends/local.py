@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import os
 import shlex
 import shutil
@@ -31,6 +29,7 @@ from typing import IO
 
 from benchmark.cpus import available_cpus, busy_cpus
 from benchmark.orchestration.backend import BackendState, JobKind, JobSpec, JobStatus
+from benchmark.procs import bind_to_parent
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]  # the folder holding the `benchmark` package
 
@@ -48,32 +47,6 @@ def detect_gpus() -> list[str]:
     except (OSError, subprocess.SubprocessError):
         return []
     return [str(i) for i, line in enumerate(out.stdout.splitlines()) if line.startswith("GPU ")]
-
-
-# ---- dying with the controller -------------------------------------------------------------------------------
-
-_PR_SET_PDEATHSIG = 1
-_libc = None
-
-
-def _load_libc():
-    global _libc
-    if _libc is None and sys.platform.startswith("linux"):
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    return _libc
-
-
-def _bind_to_parent(parent_pid: int):
-    """preexec_fn: SIGKILL this child when the controller dies (Linux); exit if it already has."""
-    libc = _load_libc()  # loaded before fork: preexec_fn must not import or allocate much
-
-    def preexec() -> None:
-        if libc is not None:
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent_pid:  # the controller died between fork and prctl
-            os._exit(1)
-
-    return preexec
 
 
 # ---- process identity ----------------------------------------------------------------------------------------
@@ -232,7 +205,7 @@ class LocalBackend:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
-                preexec_fn=_bind_to_parent(os.getpid()),
+                preexec_fn=bind_to_parent(os.getpid()),
             )
         except BaseException:
             log.close()
