@@ -59,3 +59,23 @@ def seed_everything(seed: int) -> torch.Generator:
     gen = torch.Generator()
     gen.manual_seed(seed)
     return gen
+
+
+class Uploader:
+    """Host arrays to the training device. On CUDA through pinned staging buffers with non-blocking copies:
+    a buffer is reused one rollout step later, after the step's `action.cpu()` has synchronised the stream,
+    so no copy is ever overwritten in flight. On CPU the array itself, as a tensor (no copy)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self._pinned: dict[str, torch.Tensor] = {}
+
+    def __call__(self, name: str, array: np.ndarray) -> torch.Tensor:
+        host = torch.from_numpy(array)
+        if self.device.type != "cuda":
+            return host.to(self.device)
+        staging = self._pinned.get(name)
+        if staging is None or staging.shape != host.shape or staging.dtype != host.dtype:
+            staging = self._pinned[name] = torch.empty_like(host).pin_memory()
+        staging.copy_(host)
+        return staging.to(self.device, non_blocking=True)

@@ -28,7 +28,14 @@ from benchmark.training.checkpoint import CHECKPOINT, load_checkpoint, save_chec
 from benchmark.training.collapse import CollapseWatch
 from benchmark.training.config import TrainConfig
 from benchmark.training.ppo import compute_gae, logprob_entropy, ppo_loss, sample_actions
-from benchmark.training.runtime import autocast, configure_threads, pick_device, pick_precision, seed_everything
+from benchmark.training.runtime import (
+    Uploader,
+    autocast,
+    configure_threads,
+    pick_device,
+    pick_precision,
+    seed_everything,
+)
 from benchmark.training.workers import default_workers, make_env
 
 METRICS = "metrics.jsonl"
@@ -180,7 +187,8 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
         )
 
     # ---- rollout storage ---------------------------------------------------------------------------
-    next_obs = policy.prepare(torch.from_numpy(env.obs).to(device))
+    upload = Uploader(device)
+    next_obs = policy.prepare(upload("obs", env.obs))
     obs_buf = torch.zeros((horizon, rows, *next_obs.shape[1:]), dtype=next_obs.dtype, device=device)
     actions = torch.zeros((horizon, rows), dtype=torch.long, device=device)
     logprobs = torch.zeros((horizon, rows), device=device)
@@ -239,10 +247,10 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
                     t1 = time.perf_counter()
                     done, finished = env.step(action.cpu().numpy())
                     episodes.extend(e for e in finished if not e.warmup)
-                    rewards[t] = torch.from_numpy(env.step_rewards).to(device)
-                    dones[t] = torch.from_numpy(done).to(device)
+                    rewards[t] = upload("rewards", env.step_rewards)
+                    dones[t] = upload("dones", done)
                     next_reset = dones[t].clone()
-                    next_obs = policy.prepare(torch.from_numpy(env.obs).to(device))
+                    next_obs = policy.prepare(upload("obs", env.obs))
                     t2 = time.perf_counter()
                     timing["infer"] += t1 - t0
                     timing["env"] += t2 - t1
