@@ -33,9 +33,10 @@ FAST_CNN = CNNConfig(channels=(64, 64), kernels=(5, 3), stride=3, out_dim=128)
 FAST_HEADS = HeadsConfig(actor_hidden=(512,), critic_hidden=(1024,))
 VIT_ENCODER = PerceiverConfig(latents=12, dim=64, heads=4, layers=2, frequencies=8)
 VIT_HEADS = HeadsConfig(actor_hidden=(256, 256), critic_hidden=(512,))
-# bf16 autocast ("auto" precision) on CPUs with native bf16 trains every architecture here faster: the CNN family
-# 1.3-1.6x, the perceiver-encoded ones 1.15-1.55x per minibatch since their attention itself runs in fp32
-# (components/attention.py; CPU bf16 attention backward is slow). `benchmarks/architectures.py --precision` measures it.
+# bf16 autocast ("auto" precision) on CPUs with native bf16: the CNN family trains 1.3-1.6x faster; with the
+# attention itself kept in fp32 (components/attention.py: CPU bf16 attention backward is slow) the perceiver-encoded
+# ones 1.2x (vit 1.21x, trxl 1.17x, 2 threads, one quiet run) and agalite as fast as in fp32 (1.00x), so all ask
+# for it. `benchmarks/architectures.py --precision fp32|bf16` measures it; docs/calibration.md has the figures.
 BF16_HINTS = TrainerHints(cpu_bf16=True)
 # Attention memories are usually trained with a lower learning rate than LSTMs (CleanRL's TrXL uses 2.75e-4);
 # 5e-4 learned on level 1 (`transformer`: 3.24x random reward at 2M, docs/calibration.md)
