@@ -190,6 +190,9 @@ def evaluate(
     out: Annotated[Path | None, typer.Option(help="metrics JSON path (default RUN/eval.json)")] = None,
     architectures_module: Annotated[str | None, typer.Option(help="module that registers architectures")] = None,
     wandb_mode: Annotated[str, typer.Option(help="offline, online or disabled")] = "disabled",
+    replays: Annotated[
+        int, typer.Option(help="episodes per simulation recorded as MettaScope replays beside the output (0: none)")
+    ] = 1,
 ) -> None:
     """Evaluate a checkpoint (or the random or scripted policy) on many episodes of each evaluation simulation."""
     from benchmark.evaluation.evaluator import BASELINES
@@ -198,6 +201,8 @@ def evaluate(
     from benchmark.training.checkpoint import CHECKPOINT
 
     _positive("episodes", episodes)
+    if replays < 0:
+        raise UsageError(f"--replays must be 0 or more episodes per simulation, got {replays}")
     if wandb_mode not in ("offline", "online", "disabled"):
         raise UsageError(f"unknown --wandb-mode {wandb_mode!r}; valid: offline, online, disabled")
     if policy not in ("trained", *BASELINES):
@@ -227,6 +232,8 @@ def evaluate(
         threads=threads,
         out=out,
         architectures_module=architectures_module,
+        wandb_mode=wandb_mode,
+        replays=replays,
     )
     table = Table(title=f"{result['architecture']} on {result['level']} ({episodes} episodes per simulation)")
     for col in ("simulation", "reward/agent (95% CI)", "hearts/agent (95% CI)"):
@@ -240,6 +247,9 @@ def evaluate(
         )
     Console().print(table)
     console.print(f"metrics written to {result.get('path')}")
+    if result.get("replays"):
+        files = [f for per_sim in result["replays"]["files"].values() for f in per_sim]
+        console.print(f"{len(files)} MettaScope replay(s) written to {Path(files[0]).parent}/", soft_wrap=True)
     if result.get("path"):
         _print_result("eval", Path(result["path"]))
 

@@ -40,7 +40,11 @@ def test_each_run_gets_an_interim_evaluation_per_fraction(tmp_path):
     assert all(r.status == "success" and r.metrics.episodes_per_simulation == 2 for r in run.interim.values())
     assert "--snapshots 25,50,75" in run.training.command
     assert run.interim["50"].command.endswith(
-        "--run " + run.run_dir + "/at50 --episodes 2 --out " + run.run_dir + "/at50/eval.json --wandb-mode disabled"
+        "--run "
+        + run.run_dir
+        + "/at50 --episodes 2 --out "
+        + run.run_dir
+        + "/at50/eval.json --wandb-mode disabled --replays 0"
     )
     again = FakeBackend(script=lambda spec: FakeOutcome(duration=0.0))  # resumed: all done, nothing runs again
     assert run_experiment(options(tmp_path), "r", backend=again, console=Console(), live=False) == 0

@@ -19,6 +19,7 @@ from benchmark.architectures import get_architecture, load_architectures_module
 from benchmark.atomic import atomic_write_json
 from benchmark.components.base import ObsSpec
 from benchmark.evaluation.baselines import EpisodeRandom, RandomPolicy
+from benchmark.evaluation.replays import REPLAY_FORMAT, REPLAY_SUFFIX, Recorders, mettagrid_version, replay_folder
 from benchmark.evaluation.scripted import ScriptedPolicy
 from benchmark.levels import get_level
 from benchmark.levels.base import LevelConfig
@@ -93,19 +94,27 @@ def load_policy(ckpt: dict, env_spec: ObsSpec, device: torch.device | str = "cpu
     return policy.to(device)
 
 
-def run_episodes(level: LevelConfig, sim: str, episodes: int, make_actor) -> list[EpisodeResult]:
-    """Play `episodes` evaluation episodes of one simulation at once, one MettaGrid sim per episode."""
+def run_episodes(
+    level: LevelConfig, sim: str, episodes: int, make_actor, replays: int = 0, replay_dir: Path | None = None
+) -> tuple[list[EpisodeResult], list[str]]:
+    """Play `episodes` evaluation episodes of one simulation at once, one MettaGrid sim per episode; the first
+    `replays` of them are recorded with MettaGrid's own replay writer into `replay_dir` (returns their paths)."""
     env = BatchedEnv(level, episodes, seeds=[eval_seed(k) for k in range(episodes)], sim_config=level.evaluation(sim))
     try:
         actor = make_actor(env)
+        recorders = Recorders(env, min(replays, episodes) if replay_dir is not None else 0)
         reset = np.ones(env.num_rows, dtype=bool)
         results: dict[int, EpisodeResult] = {}
+        written: list[str] = []
         while len(results) < episodes:
             done, finished = env.step(actor.act(env.obs, reset), restart=False)
+            recorders.log(results)
             for e in finished:
                 results.setdefault(e.slot, e)
+                if replay_dir is not None and recorders.has(e.slot):
+                    written.append(recorders.write(e.slot, replay_dir / f"{sim}.ep{e.slot}{REPLAY_SUFFIX}"))
             reset = done
-        return [results[k] for k in range(episodes)]
+        return [results[k] for k in range(episodes)], written
     finally:
         env.close()
 
@@ -122,8 +131,10 @@ def evaluate(
     out: Path | None = None,
     architectures_module: str | None = None,
     wandb_mode: str = "disabled",
+    replays: int = 0,
 ) -> dict:
-    """Evaluate a checkpoint in `run_dir` (policy 'trained') or the random policy on `level_name`."""
+    """Evaluate a checkpoint in `run_dir` (policy 'trained') or the random policy on `level_name`; record the first
+    `replays` episodes of each simulation as MettaScope replays next to the output (`replay_folder`)."""
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     configure_threads(threads, role="eval")
@@ -155,7 +166,12 @@ def evaluate(
     else:
         raise ValueError(f"unknown policy {policy_kind!r}; valid: trained, {', '.join(BASELINES)}")
 
-    sims = {sim: summarize(run_episodes(level, sim, episodes, make_actor)) for sim in level.evaluations}
+    target = out or (Path(run_dir) / EVAL_FILE if run_dir else None)
+    replay_dir = replay_folder(target) if target is not None and replays > 0 else None
+    sims, replay_files = {}, {}
+    for sim in level.evaluations:
+        played, replay_files[sim] = run_episodes(level, sim, episodes, make_actor, replays, replay_dir)
+        sims[sim] = summarize(played)
     result = {
         "format": "archbench-eval-v1",
         "policy": policy_kind,
@@ -167,7 +183,8 @@ def evaluate(
         "seconds": round(time.time() - started, 3),
         "simulations": sims,
     }
-    target = out or (Path(run_dir) / EVAL_FILE if run_dir else None)
+    if replay_dir is not None:
+        result["replays"] = {"format_version": REPLAY_FORMAT, "mettagrid": mettagrid_version(), "files": replay_files}
     run_id = train_cfg.get("run_id") or f"{arch_name}.{level.name}.s{train_cfg.get('seed', 0)}"
     tracker = Tracker.start(
         project=train_cfg.get("wandb_project", "archbench"),

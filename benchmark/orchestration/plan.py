@@ -310,6 +310,7 @@ def build_plan(
                         out=at / "eval.json",
                         architectures_module=architectures_module,
                         wandb_mode="disabled",
+                        replays=0,  # the final evaluation records the run's replays
                     ),
                     run_dir=at,
                     log_path=paths.log(f"{run.run_id}.eval{percent}"),
