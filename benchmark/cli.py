@@ -249,7 +249,8 @@ def evaluate(
     console.print(f"metrics written to {result.get('path')}")
     if result.get("replays"):
         files = [f for per_sim in result["replays"]["files"].values() for f in per_sim]
-        console.print(f"{len(files)} MettaScope replay(s) written to {Path(files[0]).parent}/", soft_wrap=True)
+        folder = Path(result["path"]).parent / Path(files[0]).parent
+        console.print(f"{len(files)} MettaScope replay(s) written to {folder}/", soft_wrap=True)
     if result.get("path"):
         _print_result("eval", Path(result["path"]))
 
@@ -376,6 +377,34 @@ def references(
 from benchmark.adaptive import run as _run_experiment  # noqa: E402
 
 app.command("run")(_run_experiment)
+
+
+@app.command()
+@usage_errors
+def replay(
+    file: Annotated[Path, typer.Argument(help="a MettaScope replay (.json.z) written by `archbench evaluate`")],
+    out: Annotated[Path | None, typer.Option(help="the animation (.gif; default: beside the replay)")] = None,
+    every: Annotated[int | None, typer.Option(help="draw every N-th step (default: about 200 frames)")] = None,
+) -> None:
+    """Render a replay as an animated GIF: the map, buildings by kind, agents coloured by what they carry."""
+    import time
+
+    from benchmark.reporting.animation import render_gif
+
+    if not file.is_file():
+        raise UsageError(f"no replay at {file}: `archbench evaluate` writes them to <output>.replays/")
+    if every is not None and every < 1:
+        raise UsageError(f"--every must be 1 or more steps, got {every}")
+    target = out or file.with_name(file.name.removesuffix(".z").removesuffix(".json") + ".gif")
+    if target.suffix.lower() != ".gif":
+        raise UsageError(f"--out {target}: only .gif is written (Pillow); name it *.gif")
+    started = time.time()
+    made = render_gif(file, target, every)
+    console.print(
+        f"{made['frames']} frames (every {made['every']} steps), {made['size'][0]}x{made['size'][1]} px, "
+        f"{made['bytes'] / 1e6:.2f} MB in {time.time() - started:.1f} s: {target}",
+        soft_wrap=True,
+    )
 
 
 def _print_result(kind: str, path: Path) -> None:

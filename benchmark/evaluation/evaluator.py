@@ -183,8 +183,9 @@ def evaluate(
         "seconds": round(time.time() - started, 3),
         "simulations": sims,
     }
-    if replay_dir is not None:
-        result["replays"] = {"format_version": REPLAY_FORMAT, "mettagrid": mettagrid_version(), "files": replay_files}
+    if replay_dir is not None:  # paths relative to the output's folder: the files move with it (and off a node)
+        files = {sim: [str(Path(f).relative_to(target.parent)) for f in paths] for sim, paths in replay_files.items()}
+        result["replays"] = {"format_version": REPLAY_FORMAT, "mettagrid": mettagrid_version(), "files": files}
     run_id = train_cfg.get("run_id") or f"{arch_name}.{level.name}.s{train_cfg.get('seed', 0)}"
     tracker = Tracker.start(
         project=train_cfg.get("wandb_project", "archbench"),

@@ -234,6 +234,9 @@ def build_report(
         "normalisation": SCALES[normalise],
         "reference scores": describe_references(references),
     }
+    from benchmark.reporting.episodes import episodes_section
+
+    episodes, _ = episodes_section(ledger, root, root / "report")
     return write_report(
         scores,
         curves,
@@ -246,4 +249,5 @@ def build_report(
         adaptive=ledger.get("adaptive"),
         screening=ledger.get("screening"),
         eval_curves=eval_curves(ledger),
+        episodes=episodes,
     )

@@ -1,7 +1,7 @@
 """A tiny document model (sections of paragraphs, lists, tables, images) rendered to Markdown and HTML.
 
 One model feeds both outputs so report.md and report.html always say the same thing. The HTML is
-self-contained: images are inlined as base64 data URIs and the style sheet is embedded.
+self-contained: images (PNG figures, GIF animations) are inlined as base64 data URIs and the style sheet is embedded.
 """
 
 from __future__ import annotations
@@ -122,6 +122,7 @@ def to_html(title: str, sections: list[Section]) -> str:
                     out.append(table)
                 case Image(path, alt):
                     data = base64.b64encode(path.read_bytes()).decode("ascii")
-                    out.append(f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">')
+                    mime = "image/gif" if path.suffix.lower() == ".gif" else "image/png"
+                    out.append(f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{data}">')
     out.append("</body></html>")
     return "\n".join(out)

@@ -1,0 +1,115 @@
+"""A MettaScope replay (format 4, `.json.z`) rendered as an animated GIF small enough to embed in the report.
+
+Each frame is the map: walls dark, buildings as squares coloured by kind, agents as discs coloured by what they
+carry (a heart, else a battery, else ore, else nothing), with a header line holding the step and the reward per
+agent so far. Frames are every `every`-th step (default: as many as keep a 1000-step episode at 200 frames),
+drawn with Pillow and written as one palette GIF.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import zlib
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+BUILDINGS = {
+    "mine": (150, 95, 45),
+    "generator": (235, 190, 40),
+    "altar": (205, 50, 80),
+    "armory": (70, 110, 200),
+    "lasery": (140, 80, 190),
+}
+CARRYING = (("heart", (230, 40, 70)), ("battery", (250, 210, 40)), ("ore", (200, 120, 50)))
+EMPTY = (235, 235, 235)
+WALL, FLOOR, TEXT = (60, 60, 70), (250, 250, 246), (30, 30, 30)
+HEADER = 16  # pixels of the text line above the map
+
+
+def read_replay(path: Path) -> dict[str, Any]:
+    raw = Path(path).read_bytes()
+    try:
+        raw = zlib.decompress(raw)
+    except zlib.error:
+        pass  # an uncompressed .json replay
+    return json.loads(raw)
+
+
+def value_at(series: Any, step: int, listed: bool = False) -> Any:
+    """A replay field at `step`. The writer stores a field as its changes, [[step, value], ...], or, when it
+    never changed, as the value itself; so a field whose values are lists (`listed`: location, inventory) is a
+    change list only when every entry is a [step, list] pair, a scalar field whenever it is a list."""
+    if not isinstance(series, list) or not series:
+        return series
+    if listed and not all(isinstance(e, list) and len(e) == 2 and isinstance(e[1], list) for e in series):
+        return series
+    keys = [s for s, _ in series]
+    i = bisect.bisect_right(keys, step) - 1
+    return series[max(i, 0)][1]
+
+
+class Renderer:
+    def __init__(self, replay: dict[str, Any], cell: int | None = None):
+        self.replay = replay
+        self.width, self.height = replay["map_size"]
+        self.cell = cell or max(4, min(16, 480 // max(self.width, self.height)))
+        self.items = replay["item_names"]
+        objects = replay["objects"]
+        self.walls = [o for o in objects if o.get("type_name") == "wall"]
+        self.buildings = [o for o in objects if o.get("type_name") in BUILDINGS]
+        self.agents = [o for o in objects if "agent_id" in o]
+        self.base = self._background()
+
+    def _box(self, x: int, y: int, inset: int = 0) -> tuple[int, int, int, int]:
+        c = self.cell
+        return (x * c + inset, HEADER + y * c + inset, (x + 1) * c - 1 - inset, HEADER + (y + 1) * c - 1 - inset)
+
+    def _background(self) -> Image.Image:
+        img = Image.new("RGB", (self.width * self.cell, HEADER + self.height * self.cell), FLOOR)
+        draw = ImageDraw.Draw(img)
+        for wall in self.walls:
+            x, y = value_at(wall["location"], 0, listed=True)
+            draw.rectangle(self._box(x, y), fill=WALL)
+        return img
+
+    def carried(self, agent: dict, step: int) -> tuple[int, int, int]:
+        held = {self.items[i]: n for i, n in value_at(agent.get("inventory", []), step, listed=True) or []}
+        return next((colour for item, colour in CARRYING if held.get(item, 0) > 0), EMPTY)
+
+    def frame(self, step: int) -> Image.Image:
+        img = self.base.copy()
+        draw = ImageDraw.Draw(img)
+        for building in self.buildings:
+            if value_at(building.get("alive", True), step) is False:
+                continue
+            x, y = value_at(building["location"], step, listed=True)
+            draw.rectangle(self._box(x, y, 1), fill=BUILDINGS[building["type_name"]])
+        reward = 0.0
+        for agent in self.agents:
+            reward += float(value_at(agent.get("total_reward", 0.0), step) or 0.0)
+            if value_at(agent.get("alive", True), step) is False:
+                continue
+            x, y = value_at(agent["location"], step, listed=True)
+            draw.ellipse(self._box(x, y, max(1, self.cell // 8)), fill=self.carried(agent, step), outline=TEXT)
+        per_agent = reward / max(len(self.agents), 1)
+        draw.text((2, 2), f"step {step:4d}   reward/agent {per_agent:5.2f}", fill=TEXT)
+        return img
+
+
+def render_gif(replay_path: Path, out: Path, every: int | None = None, frame_ms: int = 80) -> dict[str, Any]:
+    """Write the GIF; returns what was made (frames, every, pixels, bytes)."""
+    replay = read_replay(replay_path)
+    steps = int(replay["max_steps"])
+    every = every or max(1, -(-steps // 200))
+    renderer = Renderer(replay)
+    frames = [renderer.frame(step) for step in range(0, steps, every)]
+    frames.append(renderer.frame(steps - 1))
+    palette = [f.convert("P", palette=Image.Palette.ADAPTIVE, colors=32) for f in frames]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.part")
+    palette[0].save(partial, format="GIF", save_all=True, append_images=palette[1:], duration=frame_ms, loop=0)
+    partial.replace(out)
+    return {"frames": len(frames), "every": every, "size": frames[0].size, "bytes": out.stat().st_size}

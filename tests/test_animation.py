@@ -1,0 +1,67 @@
+"""Replays rendered as GIFs, and the report's Episodes section built from an experiment's evaluations."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from benchmark.evaluation.evaluator import evaluate
+from benchmark.reporting.animation import render_gif, value_at
+from benchmark.reporting.episodes import episodes_section
+from benchmark.reporting.markup import Image as ImageBlock
+
+
+def test_value_at_reads_the_writers_three_shapes():
+    assert value_at([3, 4], 10, listed=True) == [3, 4]  # a location that never changed
+    assert value_at([[0, [3, 4]], [5, [3, 5]]], 4, listed=True) == [3, 4]
+    assert value_at([[0, [3, 4]], [5, [3, 5]]], 5, listed=True) == [3, 5]
+    assert value_at([[0, 2], [1, 1]], 7, listed=True) == [[0, 2], [1, 1]]  # an inventory that never changed
+    assert value_at([[0, []], [9, [[0, 1]]]], 9, listed=True) == [[0, 1]]
+    assert value_at(0.5, 3) == 0.5 and value_at([[0, 0.0], [2, 0.25]], 3) == 0.25
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory):
+    """A real evaluation (random policy, level 1, one episode) with its replay."""
+    folder = tmp_path_factory.mktemp("ev")
+    out = folder / "eval.json"
+    evaluate(level_name="level_1_basic", policy_kind="random", episodes=1, replays=1, threads=1, out=out)
+    return folder
+
+
+def test_a_real_replay_renders_as_a_small_gif_of_the_whole_episode(evaluated, tmp_path):
+    replay = evaluated / "eval.replays" / "basic.ep0.json.z"
+    made = render_gif(replay, tmp_path / "ep.gif")
+    assert made["every"] == 5 and made["frames"] == 201  # steps 0, 5, ..., 995 and the last one
+    with Image.open(tmp_path / "ep.gif") as gif:
+        assert gif.n_frames == 201 and gif.size == made["size"]
+    assert made["bytes"] == (tmp_path / "ep.gif").stat().st_size < 3_000_000
+
+
+def test_the_episodes_section_shows_best_worst_and_random_per_level(evaluated, tmp_path):
+    root = tmp_path / "exp"
+    runs = {"a": 9.0, "b": 2.0, "c": 5.0}
+    ledger = {"runs": [], "baselines": {"level_1_basic": {"metrics": {"file": str(root / "baselines" / "eval.json")}}}}
+    for arch, score in runs.items():
+        run_dir = root / "runs" / f"x.{arch}.level_1_basic.s0"
+        shutil.copytree(evaluated, run_dir)
+        ledger["runs"].append(
+            {
+                "run_id": run_dir.name,
+                "architecture": arch,
+                "level": "level_1_basic",
+                "evaluation": {"metrics": {"simulations": {"basic": {"reward_per_agent": {"mean": score}}}}},
+            }
+        )
+    shutil.copytree(evaluated, root / "baselines")
+    section, gifs = episodes_section(ledger, root, root / "report")
+    assert section is not None and section.title == "Episodes"
+    assert [g.name for g in gifs] == ["level_1_basic.a.gif", "level_1_basic.b.gif", "level_1_basic.random.gif"]
+    assert all(g.is_file() for g in gifs)
+    assert sum(isinstance(b, ImageBlock) for b in section.blocks) == 3
+    text = json.dumps([getattr(b, "text", "") for b in section.blocks])
+    assert "a (best), 9.00 reward per agent" in text and "b (worst), 2.00" in text
+    assert "../runs/x.a.level_1_basic.s0/eval.replays/basic.ep0.json.z" in text
