@@ -65,3 +65,25 @@ def test_the_episodes_section_shows_best_worst_and_random_per_level(evaluated, t
     text = json.dumps([getattr(b, "text", "") for b in section.blocks])
     assert "a (best), 9.00 reward per agent" in text and "b (worst), 2.00" in text
     assert "../runs/x.a.level_1_basic.s0/eval.replays/basic.ep0.json.z" in text
+
+
+def test_behaviour_section_averages_seeds_and_shows_the_random_policy(tmp_path):
+    from benchmark.reporting.behaviour import behaviour_frame, behaviour_section
+
+    def metrics(cells: float, ore: float) -> dict:
+        sim = {"gained_per_agent": {"ore": ore, "heart": 1.0}, "behaviour_per_agent": {"cells_visited": cells}}
+        return {"simulations": {"basic": sim}}
+
+    ledger = {
+        "runs": [
+            {"architecture": "a", "level": "l1", "seed": 0, "evaluation": {"metrics": metrics(10, 4)}},
+            {"architecture": "a", "level": "l1", "seed": 1, "evaluation": {"metrics": metrics(20, 6)}},
+            {"architecture": "b", "level": "l1", "seed": 0, "evaluation": {"metrics": None}},  # failed: left out
+        ],
+        "baselines": {"l1": {"metrics": metrics(30, 1)}},
+    }
+    frame = behaviour_frame(ledger).set_index("policy")
+    assert frame.loc["a", "cells visited"] == 15 and frame.loc["a", "ore"] == 5
+    assert frame.loc["random", "cells visited"] == 30 and "b" not in frame.index
+    section = behaviour_section(ledger, tmp_path)
+    assert section is not None and (tmp_path / "behaviour.png").is_file()

@@ -39,6 +39,13 @@ def test_a_written_replay_has_every_step_every_agent_and_the_episodes_rewards(tm
         per_episode = result["simulations"][sim]["per_episode"]["reward_per_agent"]
         assert episode0 == pytest.approx(per_episode[0], abs=1e-4)
     assert not list(tmp_path.glob("eval.replays/.*"))  # no partial file left
+    behaviour = saved["simulations"][level.evaluations[0]]["behaviour_per_agent"]
+    assert set(behaviour) >= {"idle_steps", "wall_bumps", "cells_visited", "ore_lost", "battery_lost"}
+    assert 1 <= behaviour["cells_visited"] <= level.max_steps and behaviour["idle_steps"] > 0  # random: a fifth no-op
+    from benchmark.orchestration.outputs import read_eval_metrics
+
+    recorded = read_eval_metrics(out).simulations[level.evaluations[0]]  # what the ledger keeps
+    assert recorded.behaviour_per_agent == behaviour
 
 
 def test_no_replays_when_asked_for_none(tmp_path):

@@ -55,6 +55,9 @@ def summarize(episodes: list[EpisodeResult]) -> dict:
         "reward_per_agent": mean_ci([e.reward_per_agent for e in episodes]),
         "hearts_per_agent": mean_ci([e.hearts_per_agent for e in episodes]),
         "gained_per_agent": {r: float(np.mean([e.gained_per_agent[r] for e in episodes])) for r in resources},
+        "behaviour_per_agent": {
+            k: float(np.mean([e.behaviour_per_agent[k] for e in episodes])) for k in episodes[0].behaviour_per_agent
+        },
         "per_episode": {
             "reward_per_agent": [e.reward_per_agent for e in episodes],
             "hearts_per_agent": [e.hearts_per_agent for e in episodes],

@@ -109,6 +109,9 @@ class SimulationMetrics(_Model):
     reward_per_agent: Interval
     hearts_per_agent: Interval
     gained_per_agent: dict[str, float] = Field(default_factory=dict)
+    behaviour_per_agent: dict[str, float] = Field(
+        default_factory=dict, description="per agent per episode: idle steps, wall bumps, cells visited, ... (eval)"
+    )
 
 
 class EvalMetrics(_Model):

@@ -79,6 +79,7 @@ def read_eval_metrics(path: Path) -> EvalMetrics:
                 reward_per_agent=m["reward_per_agent"],
                 hearts_per_agent=m["hearts_per_agent"],
                 gained_per_agent=m.get("gained_per_agent", {}),
+                behaviour_per_agent=m.get("behaviour_per_agent", {}),
             )
             for name, m in data["simulations"].items()
         }

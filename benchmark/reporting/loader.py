@@ -234,9 +234,11 @@ def build_report(
         "normalisation": SCALES[normalise],
         "reference scores": describe_references(references),
     }
+    from benchmark.reporting.behaviour import behaviour_section
     from benchmark.reporting.episodes import episodes_section
 
     episodes, _ = episodes_section(ledger, root, root / "report")
+    behaviour = behaviour_section(ledger, root / "report" / "figures")
     return write_report(
         scores,
         curves,
@@ -249,5 +251,5 @@ def build_report(
         adaptive=ledger.get("adaptive"),
         screening=ledger.get("screening"),
         eval_curves=eval_curves(ledger),
-        episodes=episodes,
+        extra=tuple(s for s in (episodes, behaviour) if s is not None),
     )

@@ -371,13 +371,13 @@ def write_report(
     adaptive: Mapping[str, Any] | None = None,
     screening: Mapping[str, Any] | None = None,
     eval_curves: pd.DataFrame | None = None,
-    episodes: Section | None = None,
+    extra: tuple[Section, ...] = (),
 ) -> dict[str, Path]:
     """Write tables/*.csv, figures/*.png, report.md, report.html and marl_eval.json; return them by name.
 
     `adaptive` / `screening`: the ledger's records of an `--adaptive` / `--screen` experiment; their decisions
-    get a section of their own. `eval_curves`: evaluation scores along training (`--interim-evals`). `episodes`: the
-    animated evaluation episodes (`reporting.episodes`)."""
+    get a section of their own. `eval_curves`: evaluation scores along training (`--interim-evals`). `extra`: sections
+    placed after the learning curves (the animated episodes, the behaviour table)."""
     out = Path(out_dir)
     scores, curves, throughput = check_scores(scores), check_curves(curves), check_throughput(throughput)
     tables = build_tables(scores, throughput, metric, reps, poi_reps, confidence, seed, normalise)
@@ -423,8 +423,8 @@ def write_report(
                 Image(figures["eval_curves"], "Sample efficiency on evaluation episodes"),
             ),
         )
-    if episodes is not None:  # animations of evaluation episodes (reporting.episodes), after the curves
-        sections.insert(SECTION_TITLES.index("Learning curves") + 1, episodes)
+    at = SECTION_TITLES.index("Learning curves") + 1  # episodes and behaviour (reporting.episodes, .behaviour)
+    sections[at:at] = list(extra)
     after = SECTION_TITLES.index("Probability of improvement") + 1
     if screening:
         sections.insert(after, screening_section(screening))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +32,17 @@ from benchmark.levels.curriculum import LearningProgressCurriculum  # noqa: E402
 
 EVAL_SEED_BASE = 1 << 30  # evaluation seeds live at and above this; training seeds below it
 RESOURCE_STATS = ("ore", "battery", "laser", "armor", "heart")
+# what agents do besides gaining resources, from MettaGrid's per-agent episode statistics (per agent per episode)
+BEHAVIOUR_STATS = {
+    "idle_steps": "action.noop.success",
+    "wall_bumps": "action.move.failed",
+    "moves": "action.move.success",
+    "failed_actions": "action.failed",
+    "cells_visited": "cell.unique_visited",
+    "ore_lost": "ore.lost",
+    "battery_lost": "battery.lost",
+    "steps_without_motion": "status.max_steps_without_motion",
+}
 
 
 def train_seed(run_seed: int, slot: int, episode: int) -> int:
@@ -54,6 +65,7 @@ class EpisodeResult:
     hearts_per_agent: float
     gained_per_agent: dict[str, float]
     warmup: bool  # a shortened first episode used to stagger simulations: excluded from metrics
+    behaviour_per_agent: dict[str, float] = field(default_factory=dict)  # BEHAVIOUR_STATS
 
 
 def _quiet_mettagrid() -> None:
@@ -220,6 +232,7 @@ class BatchedEnv:
             hearts_per_agent=gained["heart"],
             gained_per_agent=gained,
             warmup=self._warmup[slot],
+            behaviour_per_agent={k: float(np.mean([s.get(v, 0.0) for s in stats])) for k, v in BEHAVIOUR_STATS.items()},
         )
         if self.curriculum is not None and not result.warmup:
             self.curriculum.update(result.task, result.reward_per_agent)

@@ -1,0 +1,105 @@
+"""The report's "Behaviour" section: what agents do per episode, per architecture and level (and the random policy),
+from the evaluations' MettaGrid episode statistics: resources made, idle steps, wall bumps, cells visited, losses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from benchmark.reporting.markup import Image, Paragraph, Section, Table  # noqa: E402
+
+COLUMNS = {  # column -> (source, key): gained resources and behaviour statistics, per agent per episode
+    "ore": ("gained_per_agent", "ore"),
+    "batteries": ("gained_per_agent", "battery"),
+    "hearts": ("gained_per_agent", "heart"),
+    "lasers": ("gained_per_agent", "laser"),
+    "armor": ("gained_per_agent", "armor"),
+    "idle steps": ("behaviour_per_agent", "idle_steps"),
+    "wall bumps": ("behaviour_per_agent", "wall_bumps"),
+    "cells visited": ("behaviour_per_agent", "cells_visited"),
+    "ore lost": ("behaviour_per_agent", "ore_lost"),
+    "batteries lost": ("behaviour_per_agent", "battery_lost"),
+}
+PLOTTED = ("ore", "batteries", "hearts", "idle steps", "wall bumps", "cells visited")
+
+
+def _row(who: str, level: str, metrics: dict | None) -> dict[str, Any] | None:
+    sims = (metrics or {}).get("simulations") or {}
+    if not sims or not any(s.get("behaviour_per_agent") for s in sims.values()):
+        return None
+    row: dict[str, Any] = {"policy": who, "level": level}
+    for column, (source, key) in COLUMNS.items():
+        values = [s.get(source, {}).get(key) for s in sims.values()]
+        values = [v for v in values if v is not None]
+        row[column] = float(np.mean(values)) if values else np.nan
+    return row
+
+
+def behaviour_frame(ledger: dict[str, Any]) -> pd.DataFrame:
+    """Mean over a cell's seeds (each seed: the mean over the level's evaluations) of every column."""
+    rows = [
+        r
+        for run in ledger.get("runs", [])
+        if run.get("rung") is None
+        and (r := _row(run["architecture"], run["level"], (run.get("evaluation") or {}).get("metrics")))
+    ]
+    rows += [
+        r
+        for level, base in sorted((ledger.get("baselines") or {}).items())
+        if (r := _row("random", level, (base or {}).get("metrics")))
+    ]
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    return frame.groupby(["level", "policy"], sort=True).mean(numeric_only=True).reset_index()
+
+
+def plot_behaviour(frame: pd.DataFrame, path: Path) -> Path:
+    """Small multiples: one panel per statistic, levels on x, a bar per policy."""
+    levels = sorted(frame["level"].unique())
+    policies = sorted(frame["policy"].unique(), key=lambda p: (p == "random", p))
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), squeeze=False)
+    width = 0.8 / max(len(policies), 1)
+    x = np.arange(len(levels))
+    for ax, column in zip(axes.flat, PLOTTED, strict=True):
+        for i, policy in enumerate(policies):
+            sub = frame[frame["policy"] == policy].set_index("level").reindex(levels)
+            ax.bar(x + i * width - 0.4 + width / 2, sub[column].to_numpy(), width, label=policy)
+        ax.set_title(f"{column} per agent per episode", fontsize=9)
+        ax.set_xticks(x, [lv.removeprefix("level_") for lv in levels], fontsize=7, rotation=20)
+        ax.tick_params(axis="y", labelsize=7)
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def behaviour_section(ledger: dict[str, Any], figures: Path) -> Section | None:
+    frame = behaviour_frame(ledger)
+    if frame.empty:
+        return None
+    shown = frame.copy()
+    for column in COLUMNS:
+        shown[column] = shown[column].map(lambda v: "-" if pd.isna(v) else f"{v:.1f}")
+    return Section(
+        "Behaviour",
+        (
+            Paragraph(
+                "What agents do per episode, per agent, on the evaluation episodes (MettaGrid's episode statistics; "
+                "the mean over a cell's seeds and the level's evaluations): resources gained, idle steps (no-op), "
+                "wall bumps (failed moves), distinct cells visited, and ore and batteries lost (taken by others on "
+                "combat levels, or spent)."
+            ),
+            Table(shown[["level", "policy", *COLUMNS]], "behaviour per agent per episode"),
+            Image(plot_behaviour(frame, figures / "behaviour.png"), "Behaviour per agent per episode"),
+        ),
+    )
