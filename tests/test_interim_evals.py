@@ -101,3 +101,26 @@ def test_the_trainer_keeps_a_checkpoint_at_each_fraction(tmp_path):
     train(cfg)
     snapshot = torch.load(tmp_path / "run" / "at50" / "checkpoint.pt", weights_only=False)
     assert budget / 2 <= snapshot["global_step"] < budget
+
+
+def test_interim_evaluations_start_while_their_training_runs(tmp_path):
+    """A snapshot written early (as the trainer does at each fraction) is evaluated before the training ends."""
+    from benchmark.orchestration.backend import JobKind
+    from benchmark.training.checkpoint import CHECKPOINT
+
+    def script(spec):
+        if spec.kind == JobKind.TRAIN:  # the trainer's snapshots appear at once; the training runs on for 2 s
+            for percent in (25, 50, 75):
+                snapshot = spec.run_dir / f"at{percent}" / CHECKPOINT
+                snapshot.parent.mkdir(parents=True, exist_ok=True)
+                snapshot.write_bytes(b"snapshot")
+            return FakeOutcome(duration=2.0)
+        return FakeOutcome(duration=0.0)
+
+    backend = FakeBackend(script=script)
+    assert run_experiment(options(tmp_path), "r", backend=backend, console=Console(), live=False) == 0
+    run = read_ledger(tmp_path / "ie" / "benchmark_results.json", "ie").runs[0]
+    assert all(r.status == "success" for r in run.interim.values())
+    ended = run.training.ended_at
+    assert all(r.started_at < ended for r in run.interim.values())
+    assert run.evaluation.started_at >= ended  # the final evaluation still waits for the training

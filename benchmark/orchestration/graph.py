@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 from benchmark.orchestration.jobs import GraphJob, ReadyQueue, record_for
 from benchmark.orchestration.ledger import LedgerStore, Status
-from benchmark.orchestration.outputs import completed
-from benchmark.orchestration.plan import Plan, PlannedJob
+from benchmark.orchestration.outputs import checkpoint_of, completed
+from benchmark.orchestration.plan import Plan, PlannedJob, Role
 
 Event = Callable[[str, str, str], None]  # (job_id, event, one-line message)
 
@@ -122,6 +122,8 @@ class JobGraph:
         job.record.metrics = metrics  # type: ignore[attr-defined]
         self.emit(job, "success", note)
         for dep in self.dependents.get(job.job_id, []):
+            if dep.active:  # an interim evaluation started while its training ran: it is already under way
+                continue
             if dep.record.status != Status.SUCCESS and dep.job_id not in self.retry_timers:
                 self.touch(dep)
                 dep.record.status = Status.PENDING
@@ -134,7 +136,7 @@ class JobGraph:
         job.record.status, job.record.error = Status.FAILED, reason
         self.emit(job, "failed", reason)
         for dep in self.dependents.get(job.job_id, []):
-            if dep.record.status != Status.SUCCESS:
+            if dep.record.status != Status.SUCCESS and not dep.active:
                 self.touch(dep)
                 dep.record.status = Status.SKIPPED
                 dep.record.error = f"not run: its {job.planned.role} job failed"
@@ -156,6 +158,20 @@ class JobGraph:
                 self.succeed(job, done, "found complete outputs of an earlier attempt")
             elif p.depends_on is None or self.jobs[p.depends_on].record.status == Status.SUCCESS:
                 self.make_ready(job)
+
+    def early_interims(self) -> list[GraphJob]:
+        """Interim evaluations that may start before their training ends: it still runs and has written the
+        snapshot they evaluate (run folders on this machine only)."""
+        ready = []
+        for job in self.jobs.values():
+            p = job.planned
+            if p.role != Role.INTERIM or job.record.status != Status.PENDING or job.queued or job.active:
+                continue
+            parent = self.jobs.get(p.depends_on or "")
+            if parent is not None and parent.record.status == Status.RUNNING and job.job_id not in self.retry_timers:
+                if checkpoint_of(p).exists():
+                    ready.append(job)
+        return ready
 
     def outcome(self, interrupted: bool, launches: int, fatal: str | None) -> Outcome:
         out = Outcome(interrupted=interrupted, launches=launches, fatal=fatal)

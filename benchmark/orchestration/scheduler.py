@@ -359,7 +359,7 @@ class Scheduler:
     # ---- watching running jobs --------------------------------------------------------------------------
 
     async def _poll_loop(self) -> None:
-        last_stall_check = time.monotonic()
+        last_stall_check = last_snapshot_check = time.monotonic()
         stall_every = min(5.0, (self.config.stall_timeout or 60.0) / 4)
         next_change_in = getattr(self.backend, "next_change_in", None)  # optional: a backend that knows when
         while True:
@@ -385,6 +385,10 @@ class Scheduler:
                     job.recovering = status.recovering
                     self.graph.emit(job, "recovering" if status.recovering else "recovered", status.detail)
             now = time.monotonic()
+            if self.local_files and now - last_snapshot_check >= 1.0:  # interim evaluations during training
+                last_snapshot_check = now
+                for job in self.graph.early_interims():
+                    self.graph.make_ready(job)
             if self.config.stall_timeout and now - last_stall_check >= stall_every:
                 last_stall_check = now
                 await self._check_stalls({h: j for h, j in waiting.items() if self._local(h)})
