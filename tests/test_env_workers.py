@@ -112,3 +112,35 @@ def test_training_with_workers_records_them(tmp_path):
 
     train(TrainConfig(timesteps=1, rows=24, bptt=4, out=tmp_path, threads=1, env_workers=2))
     assert json.loads((tmp_path / SUMMARY).read_text())["env_workers"] == 2
+
+
+def children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_a_training_and_its_workers(tmp_path):
+    """SIGINT to the trainer's process group (a terminal's Ctrl-C): the trainer closes its workers and exits."""
+    argv = [sys.executable, "-m", "benchmark.cli", "train", "--timesteps", "100000000", "--rows", "24"]
+    argv += ["--env-workers", "2", "--threads", "1", "--quiet", "--out", str(tmp_path / "run")]
+    proc = subprocess.Popen(argv, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "run" / "metrics.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = children(proc.pid)
+        assert len(workers) >= 2, "the workers did not start"
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(60)
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(p) for p in workers), "a worker outlived Ctrl-C"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
