@@ -16,9 +16,18 @@ import pandas as pd
 
 from benchmark.reporting import plots
 from benchmark.reporting.decisions import adaptive_section, screening_section
+from benchmark.reporting.displays import (
+    ci,
+    improvement_display,
+    ladder_display,
+    level_raw_display,
+    num,
+    ranking_display,
+    throughput_display,
+)
 from benchmark.reporting.frames import METRICS, check_curves, check_scores, check_throughput, usable
 from benchmark.reporting.markup import Bullets, Image, Paragraph, Section, Table, to_html, to_markdown
-from benchmark.reporting.tables import build_tables, improvement_matrix, write_csvs
+from benchmark.reporting.tables import build_tables, write_csvs
 
 SECTION_TITLES: tuple[str, ...] = (
     "Summary and ranking",
@@ -65,113 +74,6 @@ def marl_eval_json(scores: pd.DataFrame, curves: pd.DataFrame, metrics: tuple[st
                 runs[f"run_{k}"] = run
             data[level][architecture] = runs
     return {"mettagrid": data}
-
-
-# --- formatting ---
-def _num(value: object, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return "n/a"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    return f"{float(value):.{digits}f}"
-
-
-def _ci(point: float, low: float, high: float, digits: int = 2) -> str:
-    if not np.isfinite(point):
-        return "n/a"
-    return f"{point:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
-
-
-def _ranking_display(ranking: pd.DataFrame) -> pd.DataFrame:
-    rows = []
-    for r in ranking.to_dict("records"):
-        rows.append(
-            {
-                "rank": r["rank"],
-                "architecture": r["architecture"],
-                "runs": r["runs"],
-                "IQM [CI]": _ci(r["iqm"], r["iqm_low"], r["iqm_high"]),
-                "median": _ci(r["median"], r["median_low"], r["median_high"]),
-                "mean": _ci(r["mean"], r["mean_low"], r["mean_high"]),
-                "optimality gap": _ci(r["optimality_gap"], r["optimality_gap_low"], r["optimality_gap_high"]),
-                "reward/agent (raw)": _num(r["reward_per_agent"], 3),
-                "hearts/agent (raw)": _num(r["hearts_per_agent"], 3),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _level_raw_display(level_raw: pd.DataFrame) -> pd.DataFrame:
-    def spread(mean: float, std: float) -> str:
-        return "n/a" if not np.isfinite(mean) else f"{mean:.3f}" + (f" ± {std:.3f}" if np.isfinite(std) else "")
-
-    return pd.DataFrame(
-        {
-            "level": level_raw["level"],
-            "architecture": level_raw["architecture"],
-            "seeds ok": [f"{a}/{b}" for a, b in zip(level_raw["seeds_ok"], level_raw["seeds"], strict=True)],
-            "reward/agent (mean ± sd)": [
-                spread(m, s)
-                for m, s in zip(level_raw["reward_per_agent_mean"], level_raw["reward_per_agent_std"], strict=True)
-            ],
-            "random reward": level_raw["random_reward_per_agent"].map(lambda v: _num(v, 3)),
-            "hearts/agent (mean ± sd)": [
-                spread(m, s)
-                for m, s in zip(level_raw["hearts_per_agent_mean"], level_raw["hearts_per_agent_std"], strict=True)
-            ],
-            "random hearts": level_raw["random_hearts_per_agent"].map(lambda v: _num(v, 3)),
-            "normalised": level_raw["normalized_mean"].map(_num),
-        }
-    )
-
-
-def _ladder_display(ladder: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "level": ladder["level"],
-            "random": ladder["random"].map(lambda v: _num(v, 3)),
-            "scripted expert": ladder["scripted"].map(lambda v: _num(v, 3)),
-            "scripted / random": ladder["scripted_over_random"].map(
-                lambda v: _num(v, 1) + "x" if np.isfinite(v) else "n/a"
-            ),
-            "best architecture": ladder["best_architecture"].replace("", "none"),
-            "its raw score": ladder["best_raw"].map(lambda v: _num(v, 3)),
-            "its normalised score": ladder["best_normalized"].map(_num),
-        }
-    )
-
-
-def _improvement_display(improvement: pd.DataFrame) -> pd.DataFrame:
-    matrix = improvement_matrix(improvement)
-    if matrix.empty:
-        return matrix
-    cells = {(r.x, r.y): _ci(r.probability, r.low, r.high) for r in improvement.itertuples(index=False)}
-    rows = [
-        {"P(row > column)": x} | {y: ("—" if x == y else cells[(x, y)]) for y in matrix.columns} for x in matrix.index
-    ]
-    return pd.DataFrame(rows)
-
-
-def _throughput_display(throughput: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "architecture": throughput["architecture"],
-            "runs": throughput["runs"],
-            "parameters": [
-                _num(p, 0) + (" (varies)" if vary else "")
-                for p, vary in zip(throughput["parameters"], throughput["parameters_vary"], strict=True)
-            ],
-            "train agent-steps/s": [
-                f"{m:,.0f}" + (f" ± {s:,.0f}" if np.isfinite(s) else "")
-                for m, s in zip(throughput["train_sps_mean"], throughput["train_sps_std"], strict=True)
-            ],
-            "train s/run": throughput["train_seconds_mean"].map(lambda v: _num(v, 0)),
-            "eval s/run": throughput["eval_seconds_mean"].map(lambda v: _num(v, 0)),
-            "wall h (total)": throughput["wall_hours"].map(_num),
-            "CPU h": throughput["cpu_hours"].map(_num),
-            "GPU h": throughput["gpu_hours"].map(_num),
-        }
-    )
 
 
 # --- report ---
@@ -238,7 +140,7 @@ def _headline(ranking: pd.DataFrame, metric: str, levels: int) -> str:
         return "No architecture could be ranked."
 
     def interval(row: pd.Series) -> str:
-        return f"**{row['architecture']}** with IQM {_ci(row['iqm'], row['iqm_low'], row['iqm_high'])}"
+        return f"**{row['architecture']}** with IQM {ci(row['iqm'], row['iqm_low'], row['iqm_high'])}"
 
     top = ranking.iloc[0]
     text = f"Best by IQM of normalised {metric.replace('_', ' ')} over {levels} level(s): {interval(top)}."
@@ -281,7 +183,7 @@ def _sections(
     ]
     summary += [Bullets(tuple(notes))] if notes else []
     summary += [
-        Table(_ranking_display(ranking), f"Normalised score, {confidence:.0%} CIs; raw means over cells"),
+        Table(ranking_display(ranking), f"Normalised score, {confidence:.0%} CIs; raw means over cells"),
         Image(figures["ranking"], "Aggregate normalised scores with confidence intervals"),
         Image(figures["profile"], "Performance profiles"),
     ]
@@ -289,8 +191,8 @@ def _sections(
     level_matrix = level_matrix.rename(columns={"level": "level \\ architecture"})
     per_level = [
         Image(figures["level_heatmap"], "Mean normalised score per level and architecture"),
-        Table(level_matrix.map(lambda v: v if isinstance(v, str) else _num(v)), "Mean normalised score"),
-        Table(_level_raw_display(tables["level_raw"]), "Raw scores per level (successful seeds only)"),
+        Table(level_matrix.map(lambda v: v if isinstance(v, str) else num(v)), "Mean normalised score"),
+        Table(level_raw_display(tables["level_raw"]), "Raw scores per level (successful seeds only)"),
     ]
     poi = [
         Paragraph(
@@ -299,14 +201,14 @@ def _sections(
             f"{confidence:.0%} stratified-bootstrap CIs ({poi_reps:,} reps). Values above 0.5 whose interval "
             "excludes 0.5 indicate a reliable improvement."
         ),
-        Table(_improvement_display(tables["improvement"])),
+        Table(improvement_display(tables["improvement"])),
     ]
     ladder = [
         Paragraph(
             f"Per level, raw {metric.replace('_', ' ')}: the random policy and the scripted expert (the reference "
             "file) and the best architecture of this grid, by mean normalised score."
         ),
-        Table(_ladder_display(tables["ladder"])),
+        Table(ladder_display(tables["ladder"])),
         Image(figures["ladder"], "Difficulty ladder"),
     ]
     curves = [
@@ -320,7 +222,7 @@ def _sections(
     ]
     cost = [
         Paragraph("Hours are (train + eval seconds) / 3600 summed over every run, failed runs included."),
-        Table(_throughput_display(tables["throughput"])),
+        Table(throughput_display(tables["throughput"])),
         Image(figures["throughput"], "Training throughput"),
     ]
     completeness_blocks: list = [
@@ -347,7 +249,7 @@ def _sections(
             )
         ),
         Table(
-            tables["normalization"].map(lambda v: _num(v, 3) if isinstance(v, float) else v),
+            tables["normalization"].map(lambda v: num(v, 3) if isinstance(v, float) else v),
             "Normalisation reference per level (raw metric values)",
         ),
     ]
