@@ -60,6 +60,13 @@ def train(
         int | None,
         typer.Option(help="environment worker processes (0: in this process; default: from the cores, none on 1-2)"),
     ] = None,
+    double_buffer: Annotated[
+        bool | None,
+        typer.Option(
+            "--double-buffer/--no-double-buffer",
+            help="with 2+ env workers: half the simulations step while the policy acts for the other (default: CUDA)",
+        ),
+    ] = None,
     precision: Annotated[str, typer.Option(help="auto, fp32 or bf16 (auto: bf16 where the hardware has it)")] = "auto",
     rows: Annotated[int, typer.Option(help="agents per batch")] = 384,
     bptt: Annotated[
@@ -111,6 +118,7 @@ def train(
         device=device,
         threads=threads,
         env_workers=env_workers,
+        double_buffer=double_buffer,
         precision=precision,
         rows=rows,
         bptt=bptt,

@@ -25,13 +25,20 @@ def curriculum(level):
     return LearningProgressCurriculum(level.curriculum, level.num_tasks, 3) if level.curriculum else None
 
 
-@pytest.mark.parametrize(("level_name", "sims", "steps"), [("level_1_basic", 4, 260), ("level_5_expert", 3, 340)])
-def test_workers_step_the_same_trajectories_as_one_process(level_name, sims, steps):
-    """Same seeds, staggered first episodes and restarts; on level 5 the curriculum's tasks as well. Then a
-    worker is killed: the next step raises at once instead of waiting for it."""
+@pytest.mark.parametrize(
+    ("level_name", "sims", "steps", "double_buffer"),
+    [("level_1_basic", 4, 260, False), ("level_5_expert", 3, 340, True)],
+)
+def test_workers_step_the_same_trajectories_as_one_process(level_name, sims, steps, double_buffer):
+    """Same seeds, staggered first episodes and restarts; on level 5 the curriculum's tasks as well, with the
+    workers in two parts stepped one after the other as the double-buffered trainer does. Then a worker is
+    killed: the next step raises at once instead of waiting for it."""
     level = get_level(level_name)
     one = BatchedEnv(level, sims, run_seed=3, stagger=True, curriculum=curriculum(level))
-    split = WorkerEnv(level, sims, 2, run_seed=3, stagger=True, curriculum=curriculum(level))
+    split = WorkerEnv(
+        level, sims, 2, run_seed=3, stagger=True, curriculum=curriculum(level), double_buffer=double_buffer
+    )
+    assert len(split.parts) == (2 if double_buffer else 1)
     try:
         assert split.spec == one.spec
         np.testing.assert_array_equal(split.obs, one.obs)
@@ -40,7 +47,14 @@ def test_workers_step_the_same_trajectories_as_one_process(level_name, sims, ste
         for t in range(steps):
             actions = rng.integers(0, one.spec.num_actions, one.num_rows)
             done_one, finished_one = one.step(actions)
-            done_split, finished_split = split.step(actions)
+            if double_buffer:  # part 0 steps, is waited for, then part 1 (the trainer's order)
+                done_split, finished_split = np.zeros_like(done_one), []
+                for k, rows in enumerate(split.parts):
+                    split.step_async(actions[rows], k)
+                    done_split[rows], got = split.step_wait(k)
+                    finished_split += got
+            else:
+                done_split, finished_split = split.step(actions)
             np.testing.assert_array_equal(done_split, done_one, err_msg=f"step {t}")
             np.testing.assert_array_equal(split.step_rewards, one.step_rewards, err_msg=f"step {t}")
             np.testing.assert_array_equal(split.obs, one.obs, err_msg=f"step {t}")
@@ -110,8 +124,9 @@ def test_training_with_workers_records_them(tmp_path):
     from benchmark.training.config import TrainConfig
     from benchmark.training.trainer import SUMMARY, train
 
-    train(TrainConfig(timesteps=1, rows=24, bptt=4, out=tmp_path, threads=1, env_workers=2))
-    assert json.loads((tmp_path / SUMMARY).read_text())["env_workers"] == 2
+    train(TrainConfig(timesteps=200, rows=24, bptt=4, out=tmp_path, threads=1, env_workers=2, double_buffer=True))
+    summary = json.loads((tmp_path / SUMMARY).read_text())
+    assert summary["env_workers"] == 2 and summary["double_buffer"] and summary["agent_steps"] >= 200
 
 
 def children(pid: int) -> list[int]:

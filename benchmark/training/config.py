@@ -46,6 +46,11 @@ class TrainConfig(BaseModel):
         description="environment worker processes (0: step every simulation in this process; default: from the "
         "job's cores, none on 1-2, see training/workers.py)",
     )
+    double_buffer: bool | None = Field(
+        None,
+        description="with 2+ workers, step half the simulations while the policy acts for the other half "
+        "(default: on with CUDA)",
+    )
     checkpoint_seconds: float = Field(60.0, gt=0, description="wall time between periodic checkpoints")
     log_seconds: float = Field(
         0.0, ge=0, description="least wall time between metrics lines (0: every update, so a short run has a curve)"

@@ -126,7 +126,8 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     workers = default_workers(cfg.env_workers, threads, num_sims, device.type == "cuda")
     if workers and device.type == "cpu":
         torch.set_num_threads(max(1, threads - workers))  # the workers' cores are not torch's
-    env = make_env(level, num_sims, workers, run_seed=cfg.seed, stagger=True, curriculum=curriculum)
+    double_buffer = cfg.double_buffer if cfg.double_buffer is not None else workers >= 2 and device.type == "cuda"
+    env = make_env(level, num_sims, workers, double_buffer, run_seed=cfg.seed, stagger=True, curriculum=curriculum)
     settings = cfg.settings(arch.hints)
     rows, horizon = env.num_rows, int(settings["bptt"])
     policy = Policy(arch, env.spec).to(device)
@@ -156,6 +157,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             level,
             num_sims,
             workers,
+            double_buffer,
             run_seed=cfg.seed,
             stagger=True,
             curriculum=curriculum,
@@ -188,7 +190,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
 
     # ---- rollout storage ---------------------------------------------------------------------------
     upload = Uploader(device)
-    next_obs = policy.prepare(upload("obs", env.obs))
+    next_obs = policy.prepare(upload("obs", env.obs)).clone()  # owned: written part by part below
     obs_buf = torch.zeros((horizon, rows, *next_obs.shape[1:]), dtype=next_obs.dtype, device=device)
     actions = torch.zeros((horizon, rows), dtype=torch.long, device=device)
     logprobs = torch.zeros((horizon, rows), device=device)
@@ -198,6 +200,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     resets = torch.zeros((horizon, rows), dtype=torch.bool, device=device)
     next_reset = torch.ones(rows, dtype=torch.bool, device=device)
     state = policy.initial_state(rows, device)
+    parts = env.parts
 
     run_id = cfg.run_id or f"{cfg.architecture}.{cfg.level}.s{cfg.seed}"
     tracker = Tracker.start(
@@ -234,26 +237,38 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             # ---- rollout: one bptt segment per row (the last one only as long as the budget needs) ----
             steps = min(horizon, -(-(cfg.timesteps - global_step) // rows))
             segment_state = state.clone()
+            # The environment steps in parts (one in-process; two with double buffering: part k steps while
+            # the policy acts for the other), each part's step waited for just before its next action.
             with autocast(device, precision):  # one context: bf16 weight copies are made once per rollout
-                for t in range(steps):
-                    t0 = time.perf_counter()
-                    obs_buf[t] = next_obs
-                    resets[t] = next_reset
-                    with torch.no_grad():
-                        out_td, state = policy(next_obs.unsqueeze(1), next_reset.unsqueeze(1), state)
-                        action = sample_actions(out_td["logits"], gen if device.type == "cpu" else None)
-                        logp, _ = logprob_entropy(out_td["logits"], action)
-                    actions[t], logprobs[t], values[t] = action, logp, out_td["value"]
-                    t1 = time.perf_counter()
-                    done, finished = env.step(action.cpu().numpy())
-                    episodes.extend(e for e in finished if not e.warmup)
-                    rewards[t] = upload("rewards", env.step_rewards)
-                    dones[t] = upload("dones", done)
-                    next_reset = dones[t].clone()
-                    next_obs = policy.prepare(upload("obs", env.obs))
-                    t2 = time.perf_counter()
-                    timing["infer"] += t1 - t0
-                    timing["env"] += t2 - t1
+                for t in range(steps + 1):
+                    for k, part in enumerate(parts):
+                        t0 = time.perf_counter()
+                        if t > 0:  # the part's step of t - 1
+                            done, finished = env.step_wait(k)
+                            episodes.extend(e for e in finished if not e.warmup)
+                            rewards[t - 1, part] = upload(f"rewards{k}", env.step_rewards[part])
+                            dones[t - 1, part] = upload(f"dones{k}", done)
+                            next_reset[part] = dones[t - 1, part]
+                            next_obs[part] = policy.prepare(upload(f"obs{k}", env.obs[part]))
+                        t1 = time.perf_counter()
+                        timing["env"] += t1 - t0
+                        if t == steps:
+                            continue
+                        obs_buf[t, part] = next_obs[part]
+                        resets[t, part] = next_reset[part]
+                        with torch.no_grad():
+                            out_td, new_state = policy(
+                                next_obs[part].unsqueeze(1), next_reset[part].unsqueeze(1), state[part]
+                            )
+                            action = sample_actions(out_td["logits"], gen if device.type == "cpu" else None)
+                            logp, _ = logprob_entropy(out_td["logits"], action)
+                        if len(parts) == 1:
+                            state = new_state
+                        else:
+                            state[part] = new_state
+                        actions[t, part], logprobs[t, part], values[t, part] = action, logp, out_td["value"]
+                        env.step_async(action.cpu().numpy(), k)
+                        timing["infer"] += time.perf_counter() - t1
             global_step += steps * rows
             seg = slice(0, steps)
 
@@ -396,6 +411,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
             "precision": str(precision).removeprefix("torch."),
             "threads": torch.get_num_threads(),
             "env_workers": workers,
+            "double_buffer": len(parts) > 1,
             "timing": timing,
             "wandb": tracker.location(),
             "stopped_early": stopped_early,

@@ -269,6 +269,17 @@ class BatchedEnv:
 
     # ---- stepping -----------------------------------------------------------------------------
 
+    @property
+    def parts(self) -> list[slice]:
+        """Row blocks that step independently (`step_async` / `step_wait`): one here, in one process."""
+        return [slice(0, self.num_rows)]
+
+    def step_async(self, actions: np.ndarray, part: int = 0) -> None:
+        self._pending = np.array(actions, copy=True)
+
+    def step_wait(self, part: int = 0) -> tuple[np.ndarray, list[EpisodeResult]]:
+        return self.step(self._pending)
+
     def step(self, actions: np.ndarray, *, restart: bool = True) -> tuple[np.ndarray, list[EpisodeResult]]:
         """Apply `actions` (one per row), step every simulation; return done flags per row and the
         episodes that ended. The step's rewards are in `self.step_rewards` (read that, not `self.rewards`:

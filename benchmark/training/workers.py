@@ -138,6 +138,7 @@ class WorkerEnv:
         stagger: bool = False,
         curriculum: LearningProgressCurriculum | None = None,
         episode_offset: int = 0,
+        double_buffer: bool = False,
     ):
         if not 1 <= workers <= num_sims:
             raise ValueError(f"environment workers must be between 1 and the {num_sims} simulations, got {workers}")
@@ -158,6 +159,11 @@ class WorkerEnv:
         tasks = [curriculum.sample() for _ in range(num_sims)] if curriculum is not None else None
         sizes = [num_sims // workers + (i < num_sims % workers) for i in range(workers)]
         self.firsts = [sum(sizes[:i]) for i in range(workers)]
+        self._sizes = sizes
+        half = workers // 2
+        self._groups = (
+            [list(range(half)), list(range(half, workers))] if double_buffer and workers > 1 else [list(range(workers))]
+        )
         self._owner = np.repeat(np.arange(workers), sizes)
         context = mp.get_context("spawn")  # never fork a process that holds torch's threads
         self._conns: list[Connection] = []
@@ -186,14 +192,40 @@ class WorkerEnv:
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs if p.pid is not None]
 
+    @property
+    def parts(self) -> list[slice]:
+        """Row blocks that step independently: the workers in `groups` groups (2 with double buffering), so the
+        trainer can run inference on one while the other steps."""
+        return [slice(self._rows(g)[0], self._rows(g)[1]) for g in range(len(self._groups))]
+
+    def _rows(self, group: int) -> tuple[int, int]:
+        workers = self._groups[group]
+        first = self.firsts[workers[0]]
+        last = self.firsts[workers[-1]] + self._sizes[workers[-1]]
+        return first * self.agents, last * self.agents
+
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, list[EpisodeResult]]:
-        """As `BatchedEnv.step` (restarting ended simulations)."""
-        self.actions[:] = actions
-        restart_in_worker = self.curriculum is None  # else the trainer's curriculum picks the next tasks first
-        for conn in self._conns:
-            conn.send(("step", restart_in_worker))
-        finished = [e for batch in self._gather() for e in batch]
-        done = self._dones.copy()
+        """As `BatchedEnv.step` (restarting ended simulations): every part at once."""
+        done, finished = np.zeros(self.num_rows, dtype=bool), []
+        for g, rows in enumerate(self.parts):
+            self.step_async(actions[rows], g)
+        for g, rows in enumerate(self.parts):
+            done[rows], ended = self.step_wait(g)
+            finished += ended
+        return done, finished
+
+    def step_async(self, actions: np.ndarray, part: int = 0) -> None:
+        """Send one part's actions (its rows' slice) to its workers; they step while the caller goes on."""
+        first, last = self._rows(part)
+        self.actions[first:last] = actions
+        for w in self._groups[part]:
+            self._conns[w].send(("step", self.curriculum is None))  # else the curriculum picks the next tasks
+
+    def step_wait(self, part: int = 0) -> tuple[np.ndarray, list[EpisodeResult]]:
+        """That part's step: its rows' done flags and ended episodes, its restarted slots already restarted."""
+        first, last = self._rows(part)
+        finished = [e for batch in self._gather(only=self._groups[part]) for e in batch]
+        done = self._dones[first:last].copy()
         if finished and self.curriculum is not None:
             starts: dict[int, list[tuple[int, int]]] = {}
             for e in finished:  # slot order, as BatchedEnv: each ended episode updates, then its restart samples
@@ -251,12 +283,14 @@ def make_env(
     level: LevelConfig,
     num_sims: int,
     workers: int,
+    double_buffer: bool = False,
     **kwargs,
 ) -> BatchedEnv | WorkerEnv:
-    """The in-process environment for 0 workers, else `workers` processes (at most one per simulation)."""
+    """The in-process environment for 0 workers, else `workers` processes (at most one per simulation), in two
+    parts that step while the trainer infers on the other with `double_buffer` (2 workers or more)."""
     if workers <= 0:
         return BatchedEnv(level, num_sims, **kwargs)
-    return WorkerEnv(level, num_sims, min(workers, num_sims), **kwargs)
+    return WorkerEnv(level, num_sims, min(workers, num_sims), double_buffer=double_buffer, **kwargs)
 
 
 def default_workers(requested: int | None, threads: int | None, num_sims: int, cuda: bool) -> int:
