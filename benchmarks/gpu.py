@@ -3,8 +3,8 @@
     python benchmarks/gpu.py [--json gpu.json] [--quick]
 
 1. Raw MettaGrid scaling: random actions through the environment with 0 (in-process), 1, 2, 4, ... workers.
-2. `fast` training throughput with workers: a real `train()` on the node's device, 0 workers and the automatic
-   choice and every core but one.
+2. `fast` training throughput with workers: a real `train()` on the node's device, 0, 2, the automatic choice,
+   half and all but one of the cores, and the automatic choice with double buffering switched the other way.
 3. Every architecture's training throughput (a fixed wall time each, steady state from its metrics).
 4. Node throughput: k concurrent `archbench train` jobs of `fast` sharing the GPU (k = 1, 2, 4, 8), each with
    cores // k threads and workers, summed; and one mixed grid (k different architectures at once).
@@ -98,7 +98,8 @@ def train_jobs(specs: list[dict], seconds: float, threads: int) -> list[float | 
             argv = [sys.executable, "-m", "benchmark.cli", "train", "--timesteps", "1000000000", "--quiet"]
             argv += ["--out", str(out), "--wandb-mode", "disabled", "--threads", str(threads)]
             for key, value in spec.items():
-                argv += [f"--{key.replace('_', '-')}", str(value)]
+                flag = key.replace("_", "-")
+                argv += [f"--{flag}" if value else f"--no-{flag}"] if isinstance(value, bool) else [f"--{flag}", str(value)]
             env = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHBENCH_THREADS": str(threads)}
             procs.append((subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out))
         time.sleep(seconds)
@@ -152,6 +153,10 @@ def main(argv: list[str] | None = None) -> dict:
             f"{w} workers{' (auto)' if w == auto else ''}",
             train_jobs([spec], args.train_seconds, cpus)[0],
         )
+    if auto >= 2:  # the automatic choice double-buffers on CUDA: the same without it
+        spec = {"architecture": "fast", "level": args.level, "rows": rows, "env_workers": auto, "double_buffer": not cuda}
+        label = f"{auto} workers, {'without' if cuda else 'with'} double buffering"
+        record("fast training", label, train_jobs([spec], args.train_seconds, cpus)[0])
     for name in names:
         spec = {"architecture": name, "level": args.level, "rows": rows, "env_workers": auto}
         record("architecture", name, train_jobs([spec], args.train_seconds, cpus)[0])
