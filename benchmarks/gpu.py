@@ -99,7 +99,10 @@ def train_jobs(specs: list[dict], seconds: float, threads: int) -> list[float | 
             argv += ["--out", str(out), "--wandb-mode", "disabled", "--threads", str(threads)]
             for key, value in spec.items():
                 flag = key.replace("_", "-")
-                argv += [f"--{flag}" if value else f"--no-{flag}"] if isinstance(value, bool) else [f"--{flag}", str(value)]
+                if isinstance(value, bool):
+                    argv.append(f"--{flag}" if value else f"--no-{flag}")
+                else:
+                    argv += [f"--{flag}", str(value)]
             env = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHBENCH_THREADS": str(threads)}
             procs.append((subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE), out))
         time.sleep(seconds)
@@ -154,7 +157,8 @@ def main(argv: list[str] | None = None) -> dict:
             train_jobs([spec], args.train_seconds, cpus)[0],
         )
     if auto >= 2:  # the automatic choice double-buffers on CUDA: the same without it
-        spec = {"architecture": "fast", "level": args.level, "rows": rows, "env_workers": auto, "double_buffer": not cuda}
+        spec = {"architecture": "fast", "level": args.level, "rows": rows, "env_workers": auto}
+        spec["double_buffer"] = not cuda
         label = f"{auto} workers, {'without' if cuda else 'with'} double buffering"
         record("fast training", label, train_jobs([spec], args.train_seconds, cpus)[0])
     for name in names:
