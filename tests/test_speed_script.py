@@ -4,6 +4,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "architectures.py"
 
 
@@ -20,3 +22,24 @@ def test_speed_script_measures_against_fast(tmp_path, capsys):
     table = capsys.readouterr().out
     assert f"| vit_reset | {rows[1]['parameters']:,} | lstm_reset |" in table
     assert json.loads(out.read_text())["results"][1]["memory"] == "lstm_reset"
+
+
+GPU_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu.py"
+
+
+@pytest.mark.slow
+def test_device_script_runs_every_part(tmp_path):
+    """benchmarks/gpu.py --quick (about a minute on a CPU): every part of the table has rows."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "gpu.json"
+    done = subprocess.run(
+        [sys.executable, str(GPU_SCRIPT), "--quick", "--json", str(out)], capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert {"device", "cpus", "torch", "cuda", "python"} <= set(result["meta"])
+    parts = {row["part"] for row in result["rows"]}
+    assert parts == {"environment", "fast training", "architecture", "node"}
+    assert all(row["sps"] > 0 for row in result["rows"] if row["part"] == "environment")
