@@ -172,13 +172,13 @@ def train(
 
 def parse_percentages(flag: str, text: str | None) -> list[int]:
     """`25,50,75` -> [25, 50, 75]; a UsageError naming the bad value otherwise."""
-    if not text:
-        return []
+    from benchmark.orchestration.resume import percentages
+
     try:
-        values = sorted({int(v) for v in text.split(",") if v.strip()})
-    except ValueError:
-        raise UsageError(f"{flag} {text}: give whole percentages between 1 and 99, e.g. 25,50,75") from None
-    if not values or values[0] < 1 or values[-1] > 99:
+        values = percentages(text or "")
+    except ValueError as exc:
+        raise UsageError(f"{flag} {text}: {exc}") from None
+    if text and not values:
         raise UsageError(f"{flag} {text}: give whole percentages between 1 and 99, e.g. 25,50,75")
     return values
 

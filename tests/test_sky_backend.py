@@ -26,7 +26,8 @@ from benchmark.orchestration.backends.sky import (
     SkyClient,
     SkyJobRecord,
 )
-from benchmark.orchestration.backends.sky_tasks import SkyOptions, sky_name
+from benchmark.orchestration.backends.sky_options import SkyOptions
+from benchmark.orchestration.backends.sky_tasks import sky_name
 
 pytestmark = pytest.mark.usefixtures("sky_home")  # submit builds real sky.Tasks, validated offline
 
@@ -365,7 +366,7 @@ NO_CLOUD_SCRIPT = textwrap.dedent(
     from benchmark.orchestration.backend import JobKind, JobSpec
     from benchmark.orchestration.backends import BackendUnavailable
     from benchmark.orchestration.backends.sky import SkyBackend
-    from benchmark.orchestration.backends.sky_tasks import SkyOptions
+    from benchmark.orchestration.backends.sky_options import SkyOptions
 
     spec = JobSpec(job_id="nocloud.mlp.l1.s0.train", run_id="nocloud.mlp.l1.s0", kind=JobKind.TRAIN,
                    argv=("train", "--out", "results/x"), run_dir=Path("results/x"), log_path=Path("x.log"))

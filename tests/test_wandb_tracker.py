@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.orchestration.backend import JobKind, JobSpec
-from benchmark.orchestration.backends.sky_tasks import SkyOptions, write_task_yaml
+from benchmark.orchestration.backends.sky_options import SkyOptions
+from benchmark.orchestration.backends.sky_tasks import write_task_yaml
 from benchmark.tracking import NullTracker, Tracker, read_offline_run, wandb_run_id
 
 RUN_ID = "exp1.lstm.level_2.s3"

@@ -31,7 +31,7 @@ from benchmark.orchestration.ledger import git_output
 from benchmark.orchestration.options import ExperimentOptions
 
 if TYPE_CHECKING:
-    from benchmark.orchestration.backends.sky_tasks import SkyOptions
+    from benchmark.orchestration.backends.sky_options import SkyOptions
     from benchmark.orchestration.plan import Plan
 
 JOB_PROGRAM_ENV = "ARCHBENCH_JOB_PROGRAM"  # local jobs run `<program> <argv>`; default: python -m benchmark.cli
@@ -95,7 +95,7 @@ def code_source(root: Path = PROJECT_ROOT) -> tuple[str, str] | None:
 
 def sky_options(options: ExperimentOptions, wandb_mode: str, source: tuple[str, str] | None = None) -> SkyOptions:
     """The SkyPilot options of an experiment, checked before anything launches (UsageError in one line)."""
-    from benchmark.orchestration.backends.sky_tasks import SkyOptions
+    from benchmark.orchestration.backends.sky_options import SkyOptions
 
     if not options.cluster and (options.nodes is not None or options.gpus_per_node is not None):
         raise UsageError("--nodes and --gpus-per-node only apply in cluster mode: add --cluster NAME")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from benchmark.errors import UsageError, pydantic_message
 from benchmark.orchestration.backends.sky_names import validate_accelerator, validate_cloud
-from benchmark.orchestration.resume import ledger_config, reconcile
+from benchmark.orchestration.resume import ledger_config, percentages, reconcile
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 DEFAULT_EPISODES = 16  # as benchmark.evaluation.evaluator (not imported: it imports torch)
@@ -118,16 +118,7 @@ class ExperimentOptions(BaseModel):
     @field_validator("interim_evals", mode="before")
     @classmethod
     def _percentages(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, list):
-            try:
-                value = sorted({int(v) for v in value})
-            except (TypeError, ValueError):
-                raise ValueError("give whole percentages between 1 and 99, e.g. 25,50,75") from None
-            if value and (value[0] < 1 or value[-1] > 99):
-                raise ValueError("give whole percentages between 1 and 99, e.g. 25,50,75")
-        return value
+        return percentages(value) if isinstance(value, str | list) else value
 
     @field_validator("architectures", "levels", mode="before")
     @classmethod

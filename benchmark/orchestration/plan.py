@@ -187,7 +187,8 @@ def build_plan(
     `cells` (the adaptive mode): seeds per (architecture, level), the first that many of `seeds`; a cell not
     named gets them all. `rung` (--screen): runs of a rung below the full budget, ids ending `.r<rung>`.
     `interim` (percentages of the budget): each run's training keeps a checkpoint at each, in `at<p>/`, and an
-    `<run>.eval<p>` job evaluates it on a quarter of the episodes (at least 2) once the training is done."""
+    `<run>.eval<p>` job evaluates it on a quarter of the episodes (at least 2): after the training, or while it
+    runs once the snapshot exists (run folders on this machine: `JobGraph.early_interims`)."""
     paths = ExperimentPaths(Path(root))
     throughput = throughput or Throughput()
 

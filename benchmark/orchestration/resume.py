@@ -58,13 +58,28 @@ def ledger_config(output_dir: Path, experiment_id: str) -> dict[str, Any] | None
     return config if isinstance(config, dict) and config else None
 
 
+PERCENTAGES = "give whole percentages between 1 and 99, e.g. 25,50,75"
+
+
+def percentages(value: str | list) -> list[int]:
+    """`"25,50,75"` (or a list) -> [25, 50, 75], sorted and distinct; ValueError(PERCENTAGES) otherwise."""
+    items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    try:
+        out = sorted({int(v) for v in items})
+    except (TypeError, ValueError):
+        raise ValueError(PERCENTAGES) from None
+    if out and (out[0] < 1 or out[-1] > 99):
+        raise ValueError(PERCENTAGES)
+    return out
+
+
 def reconcile(values: dict[str, Any], stored: dict[str, Any], extend: bool) -> dict[str, Any]:
     """`values` (recipe + flags given) merged with a resumed experiment's `stored` options; UsageError on conflict."""
     out = dict(values)
     experiment = values.get("experiment_id")
     if isinstance(values.get("interim_evals"), str):  # as the ledger stores it: sorted whole percentages
         try:
-            values = {**values, "interim_evals": sorted({int(v) for v in values["interim_evals"].split(",") if v})}
+            values = {**values, "interim_evals": percentages(values["interim_evals"])}
         except ValueError:
             pass  # the options model says what is wrong with it
     for key in PLACEMENT_KEYS:

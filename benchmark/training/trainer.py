@@ -123,11 +123,33 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
 
     num_sims = cfg.num_sims or max(1, cfg.rows // level.num_agents)
     curriculum = LearningProgressCurriculum(level.curriculum, level.num_tasks, cfg.seed) if level.curriculum else None
+    ckpt_path = out / CHECKPOINT
+    if cfg.init_from is not None and not ckpt_path.exists():  # continue another run (a screening rung)
+        adopt(Path(cfg.init_from), out)
+    ckpt = load_checkpoint(ckpt_path, device) if ckpt_path.exists() else None  # resume
+    if ckpt is not None:
+        if (ckpt["level"], ckpt["architecture"], ckpt["seed"]) != (cfg.level, cfg.architecture, cfg.seed):
+            raise ValueError(
+                f"{ckpt_path} belongs to {ckpt['architecture']}/{ckpt['level']}/seed {ckpt['seed']}, "
+                f"not {cfg.architecture}/{cfg.level}/seed {cfg.seed}: use another --out"
+            )
+        if curriculum is not None and ckpt.get("curriculum"):
+            curriculum.load_state_dict(ckpt["curriculum"])
     workers = default_workers(cfg.env_workers, threads, num_sims, device.type == "cuda")
     if workers and device.type == "cpu":
         torch.set_num_threads(max(1, threads - workers))  # the workers' cores are not torch's
     double_buffer = cfg.double_buffer if cfg.double_buffer is not None else workers >= 2 and device.type == "cuda"
-    env = make_env(level, num_sims, workers, double_buffer, run_seed=cfg.seed, stagger=True, curriculum=curriculum)
+    env = make_env(
+        level,
+        num_sims,
+        workers,
+        double_buffer,
+        run_seed=cfg.seed,
+        stagger=True,
+        curriculum=curriculum,
+        # resumed: fresh episodes after the ones already played, not replays of them
+        episode_offset=max(ckpt["episodes"]) if ckpt is not None else 0,
+    )
     settings = cfg.settings(arch.hints)
     rows, horizon = env.num_rows, int(settings["bptt"])
     policy = Policy(arch, env.spec).to(device)
@@ -135,34 +157,11 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
     minibatches = min(rows, int(settings["minibatches"]))
     optimizer = torch.optim.Adam(policy.parameters(), lr=lr, eps=1e-5)
     global_step, update = 0, 0
-
-    ckpt_path = out / CHECKPOINT
-    if cfg.init_from is not None and not ckpt_path.exists():  # continue another run (a screening rung)
-        adopt(Path(cfg.init_from), out)
-    if ckpt_path.exists():  # resume
-        ckpt = load_checkpoint(ckpt_path, device)
-        if (ckpt["level"], ckpt["architecture"], ckpt["seed"]) != (cfg.level, cfg.architecture, cfg.seed):
-            raise ValueError(
-                f"{ckpt_path} belongs to {ckpt['architecture']}/{ckpt['level']}/seed {ckpt['seed']}, "
-                f"not {cfg.architecture}/{cfg.level}/seed {cfg.seed}: use another --out"
-            )
+    if ckpt is not None:
         policy.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         global_step, update = ckpt["global_step"], ckpt["update"]
         gen.set_state(ckpt["generator"])
-        if curriculum is not None and ckpt.get("curriculum"):
-            curriculum.load_state_dict(ckpt["curriculum"])
-        env.close()  # start fresh episodes after the ones already played, not replays of them
-        env = make_env(
-            level,
-            num_sims,
-            workers,
-            double_buffer,
-            run_seed=cfg.seed,
-            stagger=True,
-            curriculum=curriculum,
-            episode_offset=max(ckpt["episodes"]),
-        )
         _trim_metrics(out / METRICS, global_step)
     resumed_from = global_step
     parameters = count_parameters(policy)

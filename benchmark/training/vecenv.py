@@ -275,7 +275,7 @@ class BatchedEnv:
         return [slice(0, self.num_rows)]
 
     def step_async(self, actions: np.ndarray, part: int = 0) -> None:
-        self._pending = np.array(actions, copy=True)
+        self._pending = actions  # stepped (and copied into the simulations' buffer) by step_wait
 
     def step_wait(self, part: int = 0) -> tuple[np.ndarray, list[EpisodeResult]]:
         return self.step(self._pending)

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from benchmark.orchestration.backend import BackendState, JobSpec, JobStatus
 from benchmark.orchestration.backends import BackendUnavailable
+from benchmark.orchestration.backends.sky_options import SkyOptions
 from benchmark.orchestration.backends.sky_tasks import (
-    SkyOptions,
     build_cluster_config,
     build_task_config,
     launch_secrets,

@@ -52,7 +52,6 @@ class SplitBackend:
         self.fetch = fetch
         self.local_slots = local_slots or available_cpus()
         self._last_cloud_poll = -float("inf")
-        self.concurrency_hint = 0
 
     @property
     def capacity(self) -> int | None:
