@@ -59,12 +59,27 @@ def test_the_episodes_section_shows_best_worst_and_random_per_level(evaluated, t
     shutil.copytree(evaluated, root / "baselines")
     section, gifs = episodes_section(ledger, root, root / "report")
     assert section is not None and section.title == "Episodes"
-    assert [g.name for g in gifs] == ["level_1_basic.a.gif", "level_1_basic.b.gif", "level_1_basic.random.gif"]
+    assert [g.name for g in gifs] == [
+        "level_1_basic.a.gif",
+        "level_1_basic.b.gif",
+        "level_1_basic.random.gif",
+        "level_1_basic.scripted.gif",
+    ]
     assert all(g.is_file() for g in gifs)
-    assert sum(isinstance(b, ImageBlock) for b in section.blocks) == 3
+    assert sum(isinstance(b, ImageBlock) for b in section.blocks) == 4
     text = json.dumps([getattr(b, "text", "") for b in section.blocks])
     assert "a (best), 9.00 reward per agent" in text and "b (worst), 2.00" in text
     assert "../runs/x.a.level_1_basic.s0/eval.replays/basic.ep0.json.z" in text
+    # the scripted expert's episode 0, played once for the report, with its replay beside the report
+    expert = json.loads((root / "report" / "references" / "level_1_basic.scripted.json").read_text())
+    assert expert["policy"] == "scripted" and expert["simulations"]["basic"]["seeds"] == [1 << 30]  # episode 0
+    assert expert["simulations"]["basic"]["reward_per_agent"]["mean"] > 15  # the expert: about 20 on level 1
+    assert "references/level_1_basic.scripted.replays/basic.ep0.json.z" in text
+    stamp = gifs[-1].stat().st_mtime
+    again, _ = episodes_section(ledger, root, root / "report")  # kept: neither played nor rendered again
+    assert gifs[-1].stat().st_mtime == stamp and again is not None
+    bare, plain = episodes_section(ledger, root, root / "bare", scripted=False)
+    assert [g.name for g in plain][-1] == "level_1_basic.random.gif"
 
 
 def test_behaviour_section_averages_seeds_and_shows_the_random_policy(tmp_path):

@@ -26,7 +26,10 @@ COLUMNS = {  # column -> (source, key): gained resources and behaviour statistic
     "cells visited": ("behaviour_per_agent", "cells_visited"),
     "ore lost": ("behaviour_per_agent", "ore_lost"),
     "batteries lost": ("behaviour_per_agent", "battery_lost"),
+    "shots fired": ("behaviour_per_agent", "shots_fired"),
+    "batteries stolen": ("behaviour_per_agent", "batteries_stolen"),
 }
+COMBAT_ONLY = ("shots fired", "batteries stolen")  # averaged over the combat evaluations only (0 elsewhere by rule)
 PLOTTED = ("ore", "batteries", "hearts", "idle steps", "wall bumps", "cells visited")
 
 
@@ -36,8 +39,8 @@ def _row(who: str, level: str, metrics: dict | None) -> dict[str, Any] | None:
         return None
     row: dict[str, Any] = {"policy": who, "level": level}
     for column, (source, key) in COLUMNS.items():
-        values = [s.get(source, {}).get(key) for s in sims.values()]
-        values = [v for v in values if v is not None]
+        shown = {n: s for n, s in sims.items() if column not in COMBAT_ONLY or "combat" in n}
+        values = [v for s in shown.values() if (v := s.get(source, {}).get(key)) is not None]
         row[column] = float(np.mean(values)) if values else np.nan
     return row
 
@@ -96,8 +99,10 @@ def behaviour_section(ledger: dict[str, Any], figures: Path) -> Section | None:
             Paragraph(
                 "What agents do per episode, per agent, on the evaluation episodes (MettaGrid's episode statistics; "
                 "the mean over a cell's seeds and the level's evaluations): resources gained, idle steps (no-op), "
-                "wall bumps (failed moves), distinct cells visited, and ore and batteries lost (taken by others on "
-                "combat levels, or spent)."
+                "wall bumps (failed moves), distinct cells visited, ore and batteries lost (spent at a building, or "
+                "stolen), and on the combat evaluations shots fired (bumps into another agent with a laser in hand) "
+                "and batteries stolen by them (a shot the target's armor did not absorb); '-' where a level has no "
+                "combat evaluation."
             ),
             Table(shown[["level", "policy", *COLUMNS]], "behaviour per agent per episode"),
             Image(plot_behaviour(frame, figures / "behaviour.png"), "Behaviour per agent per episode"),

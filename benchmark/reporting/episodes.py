@@ -1,6 +1,7 @@
-"""The report's "Episodes" section: per level, an evaluation episode of the best and the worst architecture and of
-the random policy, as embedded animations rendered from the replays `archbench evaluate` wrote, each with its
-replay file named for MettaScope."""
+"""The report's "Episodes" section: per level, an evaluation episode of the best and the worst architecture, of
+the random policy and of the scripted expert, as embedded animations rendered from the replays `archbench evaluate`
+wrote, each with its replay file named for MettaScope. The controller never runs the scripted expert (its scores are
+the shipped reference file), so its one episode is played here, once per report folder: a few seconds a level."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from benchmark.evaluation.evaluator import evaluate
+from benchmark.levels import LEVELS
 from benchmark.reporting.animation import render_gif
 from benchmark.reporting.markup import Image, Paragraph, Section
 
@@ -35,9 +38,23 @@ def _score(run: dict) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _picks(ledger: dict[str, Any], root: Path) -> dict[str, list[tuple[str, float | None, Path]]]:
+def scripted_episode(level: str, out_dir: Path) -> Path | None:
+    """The scripted expert's evaluation episode 0 on `level`, with its replay (played once, then kept in
+    `out_dir/references/`); None for a level the registry does not know."""
+    if level not in LEVELS:
+        return None
+    out = out_dir / "references" / f"{level}.scripted.json"
+    if not out.is_file():
+        evaluate(level_name=level, policy_kind="scripted", episodes=1, replays=1, threads=1, out=out)
+    return out
+
+
+def _picks(
+    ledger: dict[str, Any], root: Path, out_dir: Path, scripted: bool
+) -> dict[str, list[tuple[str, float | None, Path]]]:
     """Per level: (who, score, eval file) for the best and the worst architecture (their best-scoring seed
-    with a replay, by the mean reward per agent over the level's evaluations) and the random policy."""
+    with a replay, by the mean reward per agent over the level's evaluations), the random policy and, with
+    `scripted`, the scripted expert."""
     by_level: dict[str, dict[str, list[tuple[float, Path]]]] = {}
     for run in ledger.get("runs", []):
         score = _score(run)
@@ -56,22 +73,28 @@ def _picks(ledger: dict[str, Any], root: Path) -> dict[str, list[tuple[str, floa
         base_file = Path(base["file"]) if base.get("file") else root / "baselines" / f"{level}.json"
         if _replay_of(base_file) is not None:
             picks[level].append(("random policy", None, base_file))
+        if scripted and (expert := scripted_episode(level, out_dir)) is not None and _replay_of(expert) is not None:
+            picks[level].append(("scripted expert", None, expert))
     return picks
 
 
-def episodes_section(ledger: dict[str, Any], root: Path, out_dir: Path) -> tuple[Section | None, list[Path]]:
+def episodes_section(
+    ledger: dict[str, Any], root: Path, out_dir: Path, *, scripted: bool = True
+) -> tuple[Section | None, list[Path]]:
     """The section and the GIFs it embeds (rendered into `out_dir/animations/`, reused while newer than their
     replay); None when no evaluation left a replay."""
-    picks = _picks(ledger, root)
+    picks = _picks(ledger, root, out_dir, scripted)
     if not picks:
         return None, []
     blocks: list[Paragraph | Image] = [
         Paragraph(
             "One evaluation episode per policy (evaluation episode 0 of the level's first simulation; for an "
-            "architecture, its best seed): the map, buildings as squares (mine brown, generator yellow, altar red, "
-            "armory blue, lasery purple), agents as discs coloured by what they carry (heart red, battery yellow, "
-            "ore orange, nothing white), about 200 frames per episode. The replay files open in MettaScope (serve "
-            f"the file over http and open {METTASCOPE}<its URL>); `archbench replay FILE` renders one again."
+            "architecture, its best seed; the scripted expert's episode is played for this report, since the "
+            "controller only reads its reference scores): the map, buildings as squares (mine brown, generator "
+            "yellow, altar red, armory blue, lasery purple), agents as discs coloured by what they carry (heart "
+            "red, battery yellow, ore orange, nothing white), about 200 frames per episode. The replay files open "
+            f"in MettaScope (serve the file over http and open {METTASCOPE}<its URL>); `archbench replay FILE` "
+            "renders one again."
         )
     ]
     gifs: list[Path] = []

@@ -45,6 +45,16 @@ BEHAVIOUR_STATS = {
 }
 
 
+def combat_stats(stats: list[dict[str, float]], laser_cost: int) -> dict[str, float]:
+    """Shots fired and batteries stolen per agent per episode. MettaGrid counts neither, but a shot (a bump into
+    an agent with a laser in hand, `economy.combat_handler`) always spends `laser_cost` lasers and either costs
+    the target one armor or steals one battery, and nothing else spends a laser or an armor: so shots are the
+    lasers lost / laser_cost, and thefts the shots less the armor lost."""
+    shots = float(np.mean([s.get("laser.lost", 0.0) for s in stats])) / laser_cost
+    absorbed = float(np.mean([s.get("armor.lost", 0.0) for s in stats]))
+    return {"shots_fired": shots, "batteries_stolen": max(shots - absorbed, 0.0)}
+
+
 def train_seed(run_seed: int, slot: int, episode: int) -> int:
     """Map and simulation seed of a training episode: a function of the run seed, always < 2**30."""
     return int(np.random.SeedSequence([run_seed, slot, episode]).generate_state(1)[0]) % EVAL_SEED_BASE
@@ -232,7 +242,8 @@ class BatchedEnv:
             hearts_per_agent=gained["heart"],
             gained_per_agent=gained,
             warmup=self._warmup[slot],
-            behaviour_per_agent={k: float(np.mean([s.get(v, 0.0) for s in stats])) for k, v in BEHAVIOUR_STATS.items()},
+            behaviour_per_agent={k: float(np.mean([s.get(v, 0.0) for s in stats])) for k, v in BEHAVIOUR_STATS.items()}
+            | combat_stats(stats, self.level.laser_cost),
         )
         if self.curriculum is not None and not result.warmup:
             self.curriculum.update(result.task, result.reward_per_agent)
