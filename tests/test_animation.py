@@ -102,3 +102,15 @@ def test_behaviour_section_averages_seeds_and_shows_the_random_policy(tmp_path):
     assert frame.loc["random", "cells visited"] == 30 and "b" not in frame.index
     section = behaviour_section(ledger, tmp_path)
     assert section is not None and (tmp_path / "behaviour.png").is_file()
+    # the scripted expert's episode played for the report: its own row, on the ledger's levels only
+    with_expert = behaviour_frame(ledger, {"l1": metrics(40, 9), "l9": metrics(1, 1)}).set_index("policy")
+    assert with_expert.loc["scripted", "ore"] == 9 and list(with_expert["level"].unique()) == ["l1"]
+
+
+def test_scripted_results_reads_what_the_episodes_section_played(evaluated, tmp_path):
+    from benchmark.reporting.episodes import scripted_results
+
+    (tmp_path / "references").mkdir()
+    shutil.copy(evaluated / "eval.json", tmp_path / "references" / "level_1_basic.scripted.json")
+    (tmp_path / "references" / "level_2_easy.scripted.json").write_text("{not json")  # a torn file: skipped
+    assert list(scripted_results(tmp_path)) == ["level_1_basic"]

@@ -45,8 +45,9 @@ def _row(who: str, level: str, metrics: dict | None) -> dict[str, Any] | None:
     return row
 
 
-def behaviour_frame(ledger: dict[str, Any]) -> pd.DataFrame:
-    """Mean over a cell's seeds (each seed: the mean over the level's evaluations) of every column."""
+def behaviour_frame(ledger: dict[str, Any], scripted: dict[str, dict] | None = None) -> pd.DataFrame:
+    """Mean over a cell's seeds (each seed: the mean over the level's evaluations) of every column; `scripted`
+    (level -> the scripted expert's evaluation, as `archbench evaluate` wrote it) adds the expert's rows."""
     rows = [
         r
         for run in ledger.get("runs", [])
@@ -58,6 +59,12 @@ def behaviour_frame(ledger: dict[str, Any]) -> pd.DataFrame:
         for level, base in sorted((ledger.get("baselines") or {}).items())
         if (r := _row("random", level, (base or {}).get("metrics")))
     ]
+    levels = {r["level"] for r in rows}
+    rows += [
+        r
+        for level, result in sorted((scripted or {}).items())
+        if level in levels and (r := _row("scripted", level, result))
+    ]
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
@@ -67,7 +74,7 @@ def behaviour_frame(ledger: dict[str, Any]) -> pd.DataFrame:
 def plot_behaviour(frame: pd.DataFrame, path: Path) -> Path:
     """Small multiples: one panel per statistic, levels on x, a bar per policy."""
     levels = sorted(frame["level"].unique())
-    policies = sorted(frame["policy"].unique(), key=lambda p: (p == "random", p))
+    policies = sorted(frame["policy"].unique(), key=lambda p: (p in ("random", "scripted"), p))
     fig, axes = plt.subplots(2, 3, figsize=(12, 6), squeeze=False)
     width = 0.8 / max(len(policies), 1)
     x = np.arange(len(levels))
@@ -86,8 +93,8 @@ def plot_behaviour(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def behaviour_section(ledger: dict[str, Any], figures: Path) -> Section | None:
-    frame = behaviour_frame(ledger)
+def behaviour_section(ledger: dict[str, Any], figures: Path, scripted: dict[str, dict] | None = None) -> Section | None:
+    frame = behaviour_frame(ledger, scripted)
     if frame.empty:
         return None
     shown = frame.copy()
@@ -98,7 +105,8 @@ def behaviour_section(ledger: dict[str, Any], figures: Path) -> Section | None:
         (
             Paragraph(
                 "What agents do per episode, per agent, on the evaluation episodes (MettaGrid's episode statistics; "
-                "the mean over a cell's seeds and the level's evaluations): resources gained, idle steps (no-op), "
+                "the mean over a cell's seeds and the level's evaluations; the random policy's and, where the report "
+                "played it, the scripted expert's episodes beside them): resources gained, idle steps (no-op), "
                 "wall bumps (failed moves), distinct cells visited, ore and batteries lost (spent at a building, or "
                 "stolen), and on the combat evaluations shots fired (bumps into another agent with a laser in hand) "
                 "and batteries stolen by them (a shot the target's armor did not absorb); '-' where a level has no "

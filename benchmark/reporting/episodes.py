@@ -49,6 +49,18 @@ def scripted_episode(level: str, out_dir: Path) -> Path | None:
     return out
 
 
+def scripted_results(out_dir: Path) -> dict[str, dict]:
+    """level -> the scripted expert's evaluation played for this report (what `scripted_episode` left)."""
+    found = {}
+    for path in sorted((out_dir / "references").glob("*.scripted.json")):
+        try:
+            result = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        found[result.get("level", path.name.removesuffix(".scripted.json"))] = result
+    return found
+
+
 def _picks(
     ledger: dict[str, Any], root: Path, out_dir: Path, scripted: bool
 ) -> dict[str, list[tuple[str, float | None, Path]]]:

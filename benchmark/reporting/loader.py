@@ -235,10 +235,10 @@ def build_report(
         "reference scores": describe_references(references),
     }
     from benchmark.reporting.behaviour import behaviour_section
-    from benchmark.reporting.episodes import episodes_section
+    from benchmark.reporting.episodes import episodes_section, scripted_results
 
     episodes, _ = episodes_section(ledger, root, root / "report")
-    behaviour = behaviour_section(ledger, root / "report" / "figures")
+    behaviour = behaviour_section(ledger, root / "report" / "figures", scripted_results(root / "report"))
     return write_report(
         scores,
         curves,
