@@ -114,3 +114,12 @@ def test_scripted_results_reads_what_the_episodes_section_played(evaluated, tmp_
     shutil.copy(evaluated / "eval.json", tmp_path / "references" / "level_1_basic.scripted.json")
     (tmp_path / "references" / "level_2_easy.scripted.json").write_text("{not json")  # a torn file: skipped
     assert list(scripted_results(tmp_path)) == ["level_1_basic"]
+
+
+def test_two_reports_rendering_the_same_gif_at_once_both_succeed(evaluated, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    replay, out = evaluated / "eval.replays" / "basic.ep0.json.z", tmp_path / "same.gif"
+    with ThreadPoolExecutor(2) as pool:  # a fixed temporary name made the second rename fail
+        made = list(pool.map(lambda _: render_gif(replay, out, every=50), range(2)))
+    assert made[0]["bytes"] == made[1]["bytes"] == out.stat().st_size and not list(tmp_path.glob(".*"))

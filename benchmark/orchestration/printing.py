@@ -153,9 +153,6 @@ def print_summary(
         console.print(f"on the bucket: {remote}/<run id> (checkpoint.pt, metrics.jsonl, the same JSON files)")
     console.print(f"baselines:   {paths.root / 'baselines'}/<level>.json")
     console.print(f"logs:        {paths.logs}/<job id>.log")
-    if evaluated:
-        where = paths.root / "report"
-        console.print(f"report:      archbench report {paths.root}  (writes {where})", highlight=False, soft_wrap=True)
     if outcome.interrupted:
         console.print(f"[yellow]interrupted[/]: resume with\n  {resume}", highlight=False, soft_wrap=True)
     elif outcome.failed or outcome.pending:

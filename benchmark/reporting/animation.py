@@ -9,12 +9,15 @@ drawn with Pillow as palette images (one fixed palette) and written as one GIF.
 from __future__ import annotations
 
 import bisect
+import io
 import json
 import zlib
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
+
+from benchmark.atomic import atomic_write_bytes
 
 BUILDINGS = {
     "mine": (150, 95, 45),
@@ -113,8 +116,7 @@ def render_gif(replay_path: Path, out: Path, every: int | None = None, frame_ms:
     renderer = Renderer(replay)
     frames = [renderer.frame(step) for step in range(0, steps, every)]
     frames.append(renderer.frame(steps - 1))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.part")
-    frames[0].save(partial, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
-    partial.replace(out)
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    atomic_write_bytes(out, gif.getvalue(), fsync=False)  # a unique temporary name: two reports may render at once
     return {"frames": len(frames), "every": every, "size": frames[0].size, "bytes": out.stat().st_size}
