@@ -202,3 +202,13 @@ def test_missing_columns_are_named() -> None:
     scores, curves, throughput = _frames()
     with pytest.raises(ValueError, match="random_reward_per_agent"):
         marl_eval_json(scores.drop(columns="random_reward_per_agent"), curves)
+
+
+def test_inline_links_escape_text_and_keep_the_target() -> None:
+    from benchmark.reporting.markup import _inline
+
+    out = _inline("replay [../runs/r<1>/x.json.z](../runs/r%3C1%3E/x.json.z), `code` and **bold**")
+    assert out == (
+        'replay <a href="../runs/r%3C1%3E/x.json.z">../runs/r&lt;1&gt;/x.json.z</a>, <code>code</code> and '
+        "<strong>bold</strong>"
+    )

@@ -9,6 +9,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from benchmark.evaluation.evaluator import evaluate
 from benchmark.levels import LEVELS
@@ -121,6 +122,6 @@ def episodes_section(
             gifs.append(gif)
             scored = f", {score:.2f} reward per agent over its seeds" if score is not None else ""
             where = os.path.relpath(replay, out_dir)  # the report sits inside the experiment folder
-            blocks.append(Paragraph(f"{level}, {who}{scored}: simulation {sim}, replay {where}"))
+            blocks.append(Paragraph(f"{level}, {who}{scored}: simulation {sim}, replay [{where}]({quote(where)})"))
             blocks.append(Image(gif, f"{level}: {who}"))
     return Section("Episodes", tuple(blocks)), gifs

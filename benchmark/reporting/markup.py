@@ -90,9 +90,10 @@ def to_markdown(title: str, sections: list[Section], base: Path) -> str:
 
 
 def _inline(text: str) -> str:
-    """Escape text and honour `code` and **bold** spans, the only inline markup the report uses."""
+    """Escape text and honour `code`, **bold** and [text](link) spans, the only inline markup the report uses."""
     parts = html.escape(text).split("`")
     joined = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    joined = re.sub(r"\[([^\]]+)\]\(([^)\s]+)\)", r'<a href="\2">\1</a>', joined)
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", joined)
 
 
