@@ -85,8 +85,9 @@ def plot_behaviour(frame: pd.DataFrame, path: Path) -> Path:
         ax.set_title(f"{column} per agent per episode", fontsize=9)
         ax.set_xticks(x, [lv.removeprefix("level_") for lv in levels], fontsize=7, rotation=20)
         ax.tick_params(axis="y", labelsize=7)
-    axes.flat[0].legend(fontsize=7)
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()  # one legend beside the panels: never over a bar
+    fig.legend(handles, labels, loc="center right", fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 0.87, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -107,10 +108,10 @@ def behaviour_section(ledger: dict[str, Any], figures: Path, scripted: dict[str,
                 "What agents do per episode, per agent, on the evaluation episodes (MettaGrid's episode statistics; "
                 "the mean over a cell's seeds and the level's evaluations; the random policy's and, where the report "
                 "played it, the scripted expert's episodes beside them): resources gained, idle steps (no-op), "
-                "wall bumps (failed moves), distinct cells visited, ore and batteries lost (spent at a building, or "
-                "stolen), and on the combat evaluations shots fired (bumps into another agent with a laser in hand) "
-                "and batteries stolen by them (a shot the target's armor did not absorb); '-' where a level has no "
-                "combat evaluation."
+                "wall bumps (failed moves, MettaGrid's `action.move.failed`), distinct cells visited, ore and "
+                "batteries lost (spent at a building, or stolen), and on the combat evaluations shots fired (bumps "
+                "into another agent with a laser in hand) and batteries stolen by them (a shot the target's armor "
+                "did not absorb); '-' where a level has no combat evaluation."
             ),
             Table(shown[["level", "policy", *COLUMNS]], "behaviour per agent per episode"),
             Image(plot_behaviour(frame, figures / "behaviour.png"), "Behaviour per agent per episode"),
