@@ -30,6 +30,7 @@ COLUMNS = {  # column -> (source, key): gained resources and behaviour statistic
     "batteries stolen": ("behaviour_per_agent", "batteries_stolen"),
 }
 COMBAT_ONLY = ("shots fired", "batteries stolen")  # averaged over the combat evaluations only (0 elsewhere by rule)
+REFERENCE_COLOURS = {"random": "#9e9e9e", "scripted": "#212121"}  # the two yardsticks: grey and black
 PLOTTED = ("ore", "batteries", "hearts", "idle steps", "wall bumps", "cells visited")
 
 
@@ -77,11 +78,14 @@ def plot_behaviour(frame: pd.DataFrame, path: Path) -> Path:
     policies = sorted(frame["policy"].unique(), key=lambda p: (p in ("random", "scripted"), p))
     fig, axes = plt.subplots(2, 3, figsize=(12, 6), squeeze=False)
     width = 0.8 / max(len(policies), 1)
+    palette = plt.get_cmap("tab20").colors  # 20 distinct colours: the default cycle repeats after 10
+    colours = {p: palette[i % len(palette)] for i, p in enumerate(x for x in policies if x not in REFERENCE_COLOURS)}
+    colours |= REFERENCE_COLOURS
     x = np.arange(len(levels))
     for ax, column in zip(axes.flat, PLOTTED, strict=True):
         for i, policy in enumerate(policies):
             sub = frame[frame["policy"] == policy].set_index("level").reindex(levels)
-            ax.bar(x + i * width - 0.4 + width / 2, sub[column].to_numpy(), width, label=policy)
+            ax.bar(x + i * width - 0.4 + width / 2, sub[column].to_numpy(), width, label=policy, color=colours[policy])
         ax.set_title(f"{column} per agent per episode", fontsize=9)
         ax.set_xticks(x, [lv.removeprefix("level_") for lv in levels], fontsize=7, rotation=20)
         ax.tick_params(axis="y", labelsize=7)
