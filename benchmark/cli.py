@@ -391,23 +391,27 @@ app.command("run")(_run_experiment)
 @usage_errors
 def replay(
     file: Annotated[Path, typer.Argument(help="a MettaScope replay (.json.z) written by `archbench evaluate`")],
-    out: Annotated[Path | None, typer.Option(help="the animation (.gif; default: beside the replay)")] = None,
+    out: Annotated[Path | None, typer.Option(help="the animation: .gif or .mp4 (default: a .gif beside it)")] = None,
     every: Annotated[int | None, typer.Option(help="draw every N-th step (default: about 200 frames)")] = None,
 ) -> None:
-    """Render a replay as an animated GIF: the map, buildings by kind, agents coloured by what they carry."""
+    """Render a replay as an animation (GIF, or MP4 with the `video` extra): the map, buildings by kind, agents
+    coloured by what they carry."""
     import time
 
-    from benchmark.reporting.animation import render_gif
+    from benchmark.reporting.animation import FORMATS, render_gif
 
     if not file.is_file():
         raise UsageError(f"no replay at {file}: `archbench evaluate` writes them to <output>.replays/")
     if every is not None and every < 1:
         raise UsageError(f"--every must be 1 or more steps, got {every}")
     target = out or file.with_name(file.name.removesuffix(".z").removesuffix(".json") + ".gif")
-    if target.suffix.lower() != ".gif":
-        raise UsageError(f"--out {target}: only .gif is written (Pillow); name it *.gif")
+    if target.suffix.lower() not in FORMATS:
+        raise UsageError(f"--out {target}: valid endings are {' and '.join(FORMATS)}")
     started = time.time()
-    made = render_gif(file, target, every)
+    try:
+        made = render_gif(file, target, every)
+    except RuntimeError as exc:  # an .mp4 without imageio-ffmpeg
+        raise UsageError(str(exc)) from None
     console.print(
         f"{made['frames']} frames (every {made['every']} steps), {made['size'][0]}x{made['size'][1]} px, "
         f"{made['bytes'] / 1e6:.2f} MB in {time.time() - started:.1f} s: {target}",

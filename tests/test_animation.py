@@ -123,3 +123,18 @@ def test_two_reports_rendering_the_same_gif_at_once_both_succeed(evaluated, tmp_
     with ThreadPoolExecutor(2) as pool:  # a fixed temporary name made the second rename fail
         made = list(pool.map(lambda _: render_gif(replay, out, every=50), range(2)))
     assert made[0]["bytes"] == made[1]["bytes"] == out.stat().st_size and not list(tmp_path.glob(".*"))
+
+
+def test_a_replay_renders_as_an_mp4_and_a_wrong_ending_is_one_line(evaluated, tmp_path, capsys):
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")  # the `video` extra (installed with `dev`)
+    from benchmark.cli import main as archbench_main
+
+    replay = evaluated / "eval.replays" / "basic.ep0.json.z"
+    made = render_gif(replay, tmp_path / "ep.mp4", every=25)
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "ep.mp4"))
+    assert frames == made["frames"] == 41 and 1_000 < made["bytes"] < 1_000_000  # steps 0, 25, ..., 975, 999
+    assert not list(tmp_path.glob(".*"))  # the temporary file is gone
+    with pytest.raises(SystemExit) as exit_info:
+        archbench_main(["replay", str(replay), "--out", str(tmp_path / "ep.avi")])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "valid endings are .gif and .mp4" in err

@@ -11,6 +11,8 @@ from __future__ import annotations
 import bisect
 import io
 import json
+import os
+import threading
 import zlib
 from pathlib import Path
 from typing import Any
@@ -108,15 +110,47 @@ class Renderer:
         return img
 
 
+FORMATS = (".gif", ".mp4")  # GIF: Pillow, embedded in the report; MP4 (H.264): imageio-ffmpeg, the `video` extra
+
+
 def render_gif(replay_path: Path, out: Path, every: int | None = None, frame_ms: int = 80) -> dict[str, Any]:
-    """Write the GIF; returns what was made (frames, every, pixels, bytes)."""
+    """Write the animation (a GIF, or an MP4 when `out` ends in .mp4); returns what was made (frames, every,
+    pixels, bytes)."""
     replay = read_replay(replay_path)
     steps = int(replay["max_steps"])
     every = every or max(1, -(-steps // 200))
     renderer = Renderer(replay)
     frames = [renderer.frame(step) for step in range(0, steps, every)]
     frames.append(renderer.frame(steps - 1))
-    gif = io.BytesIO()
-    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
-    atomic_write_bytes(out, gif.getvalue(), fsync=False)  # a unique temporary name: two reports may render at once
+    if out.suffix.lower() == ".mp4":
+        _write_mp4(frames, out, fps=1000 / frame_ms)
+    else:
+        gif = io.BytesIO()
+        frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+        atomic_write_bytes(out, gif.getvalue(), fsync=False)  # a unique temporary name: reports may render at once
     return {"frames": len(frames), "every": every, "size": frames[0].size, "bytes": out.stat().st_size}
+
+
+def _write_mp4(frames: list[Image.Image], out: Path, fps: float) -> None:
+    """H.264 through the ffmpeg binary that imageio-ffmpeg ships (no system ffmpeg needed); frames are padded to
+    even sizes (yuv420p), written under a temporary name and moved into place."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise RuntimeError("an .mp4 needs imageio-ffmpeg: pip install 'archbench[video]' (or write a .gif)") from None
+    width, height = frames[0].size
+    size = (width + width % 2, height + height % 2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.stem}.{os.getpid()}.{threading.get_ident()}.mp4")
+    writer = imageio_ffmpeg.write_frames(str(partial), size, fps=fps, macro_block_size=2, ffmpeg_log_level="error")
+    try:
+        writer.send(None)  # start ffmpeg
+        for frame in frames:
+            canvas = Image.new("RGB", size, FLOOR)
+            canvas.paste(frame.convert("RGB"), (0, 0))
+            writer.send(canvas.tobytes())
+        writer.close()
+        partial.replace(out)
+    finally:
+        writer.close()
+        partial.unlink(missing_ok=True)
