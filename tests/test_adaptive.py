@@ -186,19 +186,15 @@ def test_the_report_explains_the_decisions(finished):
     assert "35 of 35 grid cells scored" in report  # seeds never asked for are not holes
 
 
-def test_the_early_accept_probe_runs_the_package_on_the_simulations_scenarios():
-    import subprocess
+def test_the_early_accept_probe_runs_the_package_on_the_simulations_scenarios(monkeypatch, capsys):
     import sys
 
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import adastop_early_accept
+
     argv = ["--betas", "0,0.5", "--experiments", "2", "--scenarios", "one-clear", "--permutations", "200"]
-    done = subprocess.run(
-        [sys.executable, "benchmarks/adastop_early_accept.py", *argv],
-        cwd=Path(__file__).resolve().parents[1],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| 0")]
+    monkeypatch.setattr(sys, "argv", ["adastop_early_accept.py", *argv])
+    assert adastop_early_accept.main() == 0
+    rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| 0")]
     assert [r[0] for r in rows] == ["| 0.0", "| 0.5"]
     assert all(5 * 4 <= float(r[4].rstrip(" |")) <= 20 * 4 for r in rows)  # runs: 5 to 20 seeds per arm

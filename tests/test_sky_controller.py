@@ -403,7 +403,7 @@ def test_cli_prints_the_result_line_only_on_nodes(tmp_path):
     payload = result_from_log(log)
     assert payload is not None and payload["kind"] == "train"
     assert payload["data"] == json.loads((run / "train_summary.json").read_text())
-    evaluate = [*cli, "evaluate", "--run", str(run), "--episodes", "1", "--threads", "1"]
+    evaluate = [*cli, "evaluate", "--run", str(run), "--episodes", "1", "--threads", "1", "--replays", "0"]
     done = subprocess.run(evaluate, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     log.write_text(done.stdout)
