@@ -8,6 +8,8 @@ from importlib import metadata
 
 import typer
 
+from benchmark import errors
+
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 
@@ -64,3 +66,9 @@ def run_command(command, argv: list[str] | None, prog_name: str) -> None:
     except typer.Abort:
         raise SystemExit(130) from None
     raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def positive(name: str, value: int) -> None:
+    """A count option that must be at least 1: one line naming it, exit 2."""
+    if value <= 0:
+        raise errors.UsageError(f"--{name} must be a positive integer, got {value}")
