@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.orchestration.backends.fake import fake_result
-from benchmark.orchestration.backends.sky import MANAGED_STATES, SkyClient, SkyJobRecord
+from benchmark.orchestration.backends.sky import MANAGED_STATES
+from benchmark.orchestration.backends.sky_client import SkyClient, SkyJobRecord
 from benchmark.orchestration.outputs import result_line
 
 Step = str | tuple[str, str]  # a SkyPilot status, or (status, failure reason)

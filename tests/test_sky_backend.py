@@ -16,13 +16,12 @@ import pytest
 
 from benchmark.orchestration.backend import BackendState, JobKind, JobSpec, JobStatus
 from benchmark.orchestration.backends import BackendUnavailable
-from benchmark.orchestration.backends.sky import (
-    MANAGED_STATES,
+from benchmark.orchestration.backends.sky import MANAGED_STATES, SkyBackend
+from benchmark.orchestration.backends.sky_client import (
     NO_CLOUD_MESSAGE,
     NO_STORAGE_MESSAGE,
     ClusterMissing,
     ControllerNotUp,
-    SkyBackend,
     SkyClient,
     SkyJobRecord,
 )

@@ -21,7 +21,7 @@ from orchestration_helpers import FAKE_JOB, make_plan
 from sky_helpers import ControllerKilled, FakeCloud, ReplaySkyClient
 
 from benchmark.adaptive import main
-from benchmark.orchestration.backends.sky import NO_CLOUD_MESSAGE, NO_STORAGE_MESSAGE
+from benchmark.orchestration.backends.sky_client import NO_CLOUD_MESSAGE, NO_STORAGE_MESSAGE
 from benchmark.orchestration.ledger import read_ledger
 from benchmark.orchestration.outputs import RESULT_MARKER, OutputError, materialize_result, result_from_log, result_line
 
