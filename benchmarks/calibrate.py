@@ -64,6 +64,9 @@ def table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+SEEDS_ASKED = 2  # issue 10's table: every architecture's mean over 2 seeds
+
+
 def bars(records: list[dict]) -> str:
     ratios: dict[str, list[float]] = {}
     for r in records:
@@ -75,12 +78,18 @@ def bars(records: list[dict]) -> str:
     below = sorted(a for a, m in means.items() if m < 1.5)
     twice = sum(m >= 2.0 for m in means.values())
     missing = [a for a in ARCHITECTURES if a not in means]
+    one_seed = [a for a, v in ratios.items() if len(v) < SEEDS_ASKED]
     return (
         f"bars over {len(means)} of {len(ARCHITECTURES)} architectures (default settings"
         + (f"; not measured yet: {', '.join(missing)}" if missing else "")
         + "): every one >= 1.5x random reward: "
         f"{'PASS' if not below else 'FAIL (' + ', '.join(below) + ')'}; at least 8 >= 2x: "
         f"{'PASS' if twice >= 8 else 'FAIL'} ({twice})"
+        + (
+            f"; fewer than {SEEDS_ASKED} seeds (not yet the table's bar): {', '.join(one_seed)}"
+            if one_seed
+            else f"; every one with {SEEDS_ASKED} seeds or more"
+        )
     )
 
 

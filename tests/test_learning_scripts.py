@@ -27,6 +27,7 @@ def test_calibration_records_each_run_and_prints_the_table(tmp_path):
     assert record["basic.reward_per_agent"]["random"] > 0 and record["settings"]["learning_rate"] == 1.15e-3
     assert "| fast | - | 1 | 600 / " in done.stdout
     assert "bars over 1 of 13 architectures (default settings; not measured yet: fast_lstm_reset" in done.stdout
+    assert "; fewer than 2 seeds (not yet the table's bar): fast" in done.stdout  # one seed is not the table's 2
     again = script("calibrate.py", *argv)  # recorded: nothing trained again
     assert len((tmp_path / "calibration.jsonl").read_text().splitlines()) == 1 and "| fast | - | 1 |" in again.stdout
     swept = subprocess.run(
