@@ -3,9 +3,11 @@ see the old file or the new one, never half of either (a kill at any moment incl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +43,21 @@ def atomic_write_text(path: Path, text: str, fsync: bool = True) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """For a tool that writes a file by name (ffmpeg, MettaGrid's replay writer, a cloud copy): a fresh name beside
+    `path`, with its suffixes (a writer that picks the format from the name still does) and unique (two writers of
+    one path never collide); moved onto `path` when the block ends without error, removed otherwise."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes))
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()  # the writer creates it, with the permissions it gives its files
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -127,3 +127,19 @@ def test_thread_defaults(monkeypatch):
     cpus = available_cpus()
     assert free_cpus(busy=0.0) == cpus and free_cpus(busy=float(cpus)) == 1
     assert free_cpus(busy=1.0) == max(1, cpus - 1)
+
+
+def test_atomic_target_gives_unique_names_with_the_suffixes_and_cleans_up(tmp_path):
+    from benchmark.atomic import atomic_target
+
+    dest = tmp_path / "sub" / "basic.ep0.json.z"
+    with atomic_target(dest) as first, atomic_target(dest) as second:
+        assert first != second and first.name.endswith(".ep0.json.z") and not first.exists()
+        first.write_text("one")
+        second.write_text("two")
+    # the inner block ends first, the outer one last: its file wins, and no temporary is left
+    assert dest.read_text() == "one" and sorted(p.name for p in dest.parent.iterdir()) == ["basic.ep0.json.z"]
+    with pytest.raises(RuntimeError), atomic_target(dest) as failed:
+        failed.write_text("half")
+        raise RuntimeError("the writer died")
+    assert dest.read_text() == "one" and not failed.exists()  # the old file stays, no temporary is left

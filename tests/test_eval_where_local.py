@@ -67,7 +67,7 @@ def test_training_on_the_cloud_evaluation_here_from_the_bucket(tmp_path, capsys,
     assert cloud.launches == [f"{run_id}.train"]  # only the training ran on the cloud
     run_dir = tmp_path / "ewl" / "runs" / run_id
     assert (run_dir / "checkpoint.pt").read_bytes() == in_bucket.read_bytes()
-    assert not list(run_dir.glob(".*.part"))
+    assert not list(run_dir.glob(".checkpoint.pt.*"))  # no temporary copy left
     ledger = ledger_json(tmp_path, "ewl")
     evaluation = ledger["runs"][0]["evaluation"]
     assert evaluation["status"] == "success" and evaluation["handle"].startswith("local/")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from mettagrid.simulator.replay_log_writer import EpisodeReplay
 
+from benchmark.atomic import atomic_target
 from benchmark.training.vecenv import BatchedEnv, EpisodeResult
 
 REPLAY_FORMAT = 4  # MettaGrid 0.26.22's REPLAY_FORMAT_VERSION (mettascope's replays.nim)
@@ -48,8 +49,6 @@ class Recorders:
                 replay.log_step(sim.current_step, sim._c_sim.actions(), sim._c_sim.rewards())
 
     def write(self, slot: int, path: Path) -> str:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.part{REPLAY_SUFFIX}")  # the writer picks compression by suffix
-        self.replays.pop(slot).write_replay(str(partial))
-        partial.replace(path)
+        with atomic_target(path) as partial:  # keeps the .json.z suffix: the writer picks compression by it
+            self.replays.pop(slot).write_replay(str(partial))
         return str(path)

@@ -8,11 +8,12 @@ configures R2. The copy lands in a temporary file first, so a half-copied checkp
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+
+from benchmark.atomic import atomic_target
 
 SCHEMES = ("s3://", "gs://", "r2://")
 R2_ACCOUNT_FILE = Path("~/.cloudflare/accountid")  # where SkyPilot's R2 setup keeps the account id
@@ -54,18 +55,16 @@ def copy_command(uri: str, dest: Path, which: Which = shutil.which, r2_account: 
 
 def fetch_file(uri: str, dest: Path, run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> Path:
     """Copy one object to `dest` (atomically); FetchError with the tool's last line if it fails."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(f".{dest.name}.part")
-    command = copy_command(uri, partial)
-    try:
-        done = run(command, capture_output=True, text=True, timeout=3600)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise FetchError(f"{command[0]} could not copy {uri}: {exc}") from None
-    if done.returncode != 0 or not partial.exists():
-        lines = [ln.strip() for ln in (done.stderr or done.stdout or "").splitlines() if ln.strip()]
-        partial.unlink(missing_ok=True)
-        raise FetchError(f"{command[0]} could not copy {uri} (exit {done.returncode}): {lines[-1] if lines else ''}")
-    os.replace(partial, dest)
+    with atomic_target(dest) as partial:
+        command = copy_command(uri, partial)
+        try:
+            done = run(command, capture_output=True, text=True, timeout=3600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise FetchError(f"{command[0]} could not copy {uri}: {exc}") from None
+        if done.returncode != 0 or not partial.exists():
+            lines = [ln.strip() for ln in (done.stderr or done.stdout or "").splitlines() if ln.strip()]
+            last = lines[-1] if lines else ""
+            raise FetchError(f"{command[0]} could not copy {uri} (exit {done.returncode}): {last}")
     return dest
 
 

@@ -11,15 +11,13 @@ from __future__ import annotations
 import bisect
 import io
 import json
-import os
-import threading
 import zlib
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
 
-from benchmark.atomic import atomic_write_bytes
+from benchmark.atomic import atomic_target, atomic_write_bytes
 
 BUILDINGS = {
     "mine": (150, 95, 45),
@@ -133,24 +131,20 @@ def render_gif(replay_path: Path, out: Path, every: int | None = None, frame_ms:
 
 def _write_mp4(frames: list[Image.Image], out: Path, fps: float) -> None:
     """H.264 through the ffmpeg binary that imageio-ffmpeg ships (no system ffmpeg needed); frames are padded to
-    even sizes (yuv420p), written under a temporary name and moved into place."""
+    even sizes (yuv420p)."""
     try:
         import imageio_ffmpeg
     except ImportError:
         raise RuntimeError("an .mp4 needs imageio-ffmpeg: pip install 'archbench[video]' (or write a .gif)") from None
     width, height = frames[0].size
     size = (width + width % 2, height + height % 2)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.stem}.{os.getpid()}.{threading.get_ident()}.mp4")
-    writer = imageio_ffmpeg.write_frames(str(partial), size, fps=fps, macro_block_size=2, ffmpeg_log_level="error")
-    try:
-        writer.send(None)  # start ffmpeg
-        for frame in frames:
-            canvas = Image.new("RGB", size, FLOOR)
-            canvas.paste(frame.convert("RGB"), (0, 0))
-            writer.send(canvas.tobytes())
-        writer.close()
-        partial.replace(out)
-    finally:
-        writer.close()
-        partial.unlink(missing_ok=True)
+    with atomic_target(out) as partial:
+        writer = imageio_ffmpeg.write_frames(str(partial), size, fps=fps, macro_block_size=2, ffmpeg_log_level="error")
+        try:
+            writer.send(None)  # start ffmpeg
+            for frame in frames:
+                canvas = Image.new("RGB", size, FLOOR)
+                canvas.paste(frame.convert("RGB"), (0, 0))
+                writer.send(canvas.tobytes())
+        finally:
+            writer.close()

@@ -159,11 +159,15 @@ class WorkerEnv:
         tasks = [curriculum.sample() for _ in range(num_sims)] if curriculum is not None else None
         sizes = [num_sims // workers + (i < num_sims % workers) for i in range(workers)]
         self.firsts = [sum(sizes[:i]) for i in range(workers)]
-        self._sizes = sizes
         half = workers // 2
         self._groups = (
             [list(range(half)), list(range(half, workers))] if double_buffer and workers > 1 else [list(range(workers))]
         )
+        # each group's rows, computed once (the step path reads them twice per step)
+        self._parts = [
+            slice(self.firsts[g[0]] * self.agents, (self.firsts[g[-1]] + sizes[g[-1]]) * self.agents)
+            for g in self._groups
+        ]
         self._owner = np.repeat(np.arange(workers), sizes)
         context = mp.get_context("spawn")  # never fork a process that holds torch's threads
         self._conns: list[Connection] = []
@@ -194,15 +198,9 @@ class WorkerEnv:
 
     @property
     def parts(self) -> list[slice]:
-        """Row blocks that step independently: the workers in `groups` groups (2 with double buffering), so the
-        trainer can run inference on one while the other steps."""
-        return [slice(self._rows(g)[0], self._rows(g)[1]) for g in range(len(self._groups))]
-
-    def _rows(self, group: int) -> tuple[int, int]:
-        workers = self._groups[group]
-        first = self.firsts[workers[0]]
-        last = self.firsts[workers[-1]] + self._sizes[workers[-1]]
-        return first * self.agents, last * self.agents
+        """Row blocks that step independently: the workers in groups (2 with double buffering), so the trainer can
+        run inference on one while the other steps."""
+        return self._parts
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, list[EpisodeResult]]:
         """As `BatchedEnv.step` (restarting ended simulations): every part at once."""
@@ -216,16 +214,14 @@ class WorkerEnv:
 
     def step_async(self, actions: np.ndarray, part: int = 0) -> None:
         """Send one part's actions (its rows' slice) to its workers; they step while the caller goes on."""
-        first, last = self._rows(part)
-        self.actions[first:last] = actions
+        self.actions[self._parts[part]] = actions
         for w in self._groups[part]:
             self._conns[w].send(("step", self.curriculum is None))  # else the curriculum picks the next tasks
 
     def step_wait(self, part: int = 0) -> tuple[np.ndarray, list[EpisodeResult]]:
         """That part's step: its rows' done flags and ended episodes, its restarted slots already restarted."""
-        first, last = self._rows(part)
         finished = [e for batch in self._gather(only=self._groups[part]) for e in batch]
-        done = self._dones[first:last].copy()
+        done = self._dones[self._parts[part]].copy()
         if finished and self.curriculum is not None:
             starts: dict[int, list[tuple[int, int]]] = {}
             for e in finished:  # slot order, as BatchedEnv: each ended episode updates, then its restart samples
