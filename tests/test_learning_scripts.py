@@ -19,6 +19,7 @@ def script(name: str, *argv: str) -> subprocess.CompletedProcess:
     return done
 
 
+@pytest.mark.slow  # a real training through the script (17 s); its table's bars are checked below by default
 def test_calibration_records_each_run_and_prints_the_table(tmp_path):
     argv = ["--architectures", "fast", "--seeds", "0", "--timesteps", "600", "--episodes", "1", "--out", str(tmp_path)]
     done = script("calibrate.py", *argv, "--threads", "1")
@@ -37,6 +38,19 @@ def test_calibration_records_each_run_and_prints_the_table(tmp_path):
         text=True,
     )
     assert swept.returncode != 0 and "--set needs --tag NAME" in swept.stderr
+
+
+def test_calibration_bars_name_what_is_missing_and_what_has_one_seed(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from calibrate import bars
+
+    def record(arch: str, ratio: float, tag: str = "") -> dict:
+        return {"architecture": arch, "tag": tag, "basic.reward_per_agent": {"ratio": ratio}}
+
+    line = bars([record("fast", 3.0), record("fast", 2.0), record("vit", 1.2), record("vit", 9.0, tag="lr")])
+    assert line.startswith("bars over 2 of 13 architectures (default settings; not measured yet: fast_lstm_reset")
+    assert "every one >= 1.5x random reward: FAIL (vit)" in line and "at least 8 >= 2x: FAIL (1)" in line
+    assert line.endswith("; fewer than 2 seeds (not yet the table's bar): vit")  # a tagged sweep run is not a seed
 
 
 def ladder_record(level: str, steps: int, ratio: float) -> dict:
