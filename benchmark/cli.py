@@ -131,7 +131,8 @@ def train(
         snapshots=parse_percentages("--snapshots", snapshots),
     )
     out = cfg.out  # the run folder: --out, else TrainConfig's per-run default
-    from benchmark.training.trainer import SUMMARY, NonFiniteLoss, finished_run
+    from benchmark.training.run_folder import SUMMARY, finished_run
+    from benchmark.training.trainer import NonFiniteLoss
     from benchmark.training.trainer import train as run_training
 
     done = finished_run(cfg)

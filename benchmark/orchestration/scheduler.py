@@ -1,4 +1,4 @@
-"""Run a plan's jobs on a backend: the cap, the order, retries, stalls, resume and Ctrl-C. All policy lives here.
+"""Run a plan's jobs on a backend: the cap, the order, stalls, resume and Ctrl-C (what an ended job means: verdicts.py).
 
 - Cap: an asyncio.Semaphore of `max_parallel` permits, each held for a job's whole life (train and eval alike);
   the asyncio-throttle Throttler only spaces out the submit calls (a throttler alone does not cap concurrency).
@@ -35,19 +35,15 @@ from benchmark.orchestration.backend import TERMINAL_STATES, Backend, BackendSta
 from benchmark.orchestration.backends import BackendUnavailable
 from benchmark.orchestration.graph import Event, JobGraph, JobSource, Outcome
 from benchmark.orchestration.jobs import (
-    MAX_BACKOFF,
-    NOT_RETRIED,
     GraphJob,
-    close_attempt,
     job_spec,
-    last_line,
     open_attempt,
     undo_attempt,
 )
-from benchmark.orchestration.ledger import LedgerStore, Status
-from benchmark.orchestration.outputs import OutputError, collect, materialize_result
+from benchmark.orchestration.ledger import LedgerStore
 from benchmark.orchestration.plan import Plan
 from benchmark.orchestration.reconcile import Unavailable, reconcile
+from benchmark.orchestration.verdicts import Verdicts
 
 
 @dataclass
@@ -92,6 +88,15 @@ class Scheduler:
         self.fatal: str | None = None
         self.launches = 0
         self._running: dict[str, GraphJob] = {}  # handle -> job
+        self.verdicts = Verdicts(
+            self.graph,
+            backend,
+            config.retries,
+            config.backoff_seconds,
+            self._local,
+            lambda: self.stopping,
+            self.on_event,
+        )
         self._tasks: set[asyncio.Task] = set()
 
     def _wake(self) -> None:
@@ -113,7 +118,7 @@ class Scheduler:
         limit = max(1, round(rate))
         self._throttler = Throttler(rate_limit=limit, period=limit / rate)
         try:
-            reattach = await reconcile(self.graph, self.backend, self.config.skip_training, self._fetch_remote)
+            reattach = await reconcile(self.graph, self.backend, self.config.skip_training, self.verdicts.fetch_remote)
         except Unavailable as exc:  # nothing can run: every record stays as the ledger has it
             self._set_fatal(str(exc))
             self.store.save()
@@ -227,7 +232,7 @@ class Scheduler:
                 await self.backend.cancel([job.handle or ""])
             except Exception as exc:  # noqa: BLE001
                 self.on_event("controller", "warning", f"cancel failed: {exc}")
-            await self._finish(job, JobStatus(BackendState.CANCELLED, None, "stopped by the controller"))
+            await self.verdicts.finish(job, JobStatus(BackendState.CANCELLED, None, "stopped by the controller"))
             return
         job.future = asyncio.get_running_loop().create_future()
         assert job.handle is not None
@@ -236,7 +241,7 @@ class Scheduler:
         self._running.pop(job.handle, None)
         if status is _DETACHED:
             return
-        await self._finish(job, status)
+        await self.verdicts.finish(job, status)
 
     async def _submit(self, job: GraphJob) -> bool:
         rec = job.record
@@ -260,7 +265,7 @@ class Scheduler:
                 return False
             except Exception as exc:  # noqa: BLE001 - a launch failure is a failed attempt like any other
                 detail = f"submit failed: {type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
-                await self._finish(job, JobStatus(BackendState.FAILED, None, detail))
+                await self.verdicts.finish(job, JobStatus(BackendState.FAILED, None, detail))
                 return False
         self.graph.touch(job)
         job.handle = rec.handle = rec.history[-1].handle = handle
@@ -281,80 +286,6 @@ class Scheduler:
             self.fatal = message
             self.on_event("controller", "error", message)
         self.request_stop()
-
-    # ---- verdicts ---------------------------------------------------------------------------------------
-
-    def _close_attempt(self, job: GraphJob, outcome: str, exit_code: int | None, detail: str) -> None:
-        self.graph.touch(job)
-        close_attempt(job.record, job.started, outcome, exit_code, detail)
-
-    async def _fetch_remote(self, job: GraphJob, status: JobStatus) -> JobStatus:
-        """Remote jobs: download the log; for a success, write the result the log carries into the run folder.
-
-        Returns the status to judge the job by: a success whose log holds no result becomes a failure."""
-        handle = job.handle or job.record.handle
-        if not handle or self._local(handle):
-            return status
-        p = job.planned
-        try:
-            await self.backend.fetch_logs(handle, p.log_path)
-        except Exception as exc:  # noqa: BLE001 - the log may still be there from an earlier try
-            self.on_event(job.job_id, "warning", f"could not download its log: {' '.join(str(exc).split())}")
-        if status.state != BackendState.SUCCEEDED:
-            return status
-        try:
-            materialize_result(p, p.log_path)
-        except OutputError as exc:
-            return JobStatus(BackendState.FAILED, status.exit_code, str(exc))
-        return status
-
-    async def _finish(self, job: GraphJob, status: JobStatus) -> None:
-        self.graph.touch(job)
-        rec, p = job.record, job.planned
-        if status.state == BackendState.CANCELLED and job.kill_reason is None:  # we stopped it: Ctrl-C
-            self._close_attempt(job, "interrupted", status.exit_code, "stopped by the controller")
-            rec.status, rec.error = Status.PENDING, "interrupted; the same command resumes it"
-            job.session_attempts -= 1
-            self.graph.emit(job, "interrupted", rec.error)
-            self.graph.changed()
-            return
-        if job.kill_reason is None and not self._local(job.handle or job.record.handle):
-            status = await self._fetch_remote(job, status)
-        if status.state == BackendState.SUCCEEDED or (status.state == BackendState.LOST and self.graph.completed(p)):
-            try:
-                metrics = collect(p)
-            except OutputError as exc:
-                status = JobStatus(BackendState.FAILED, status.exit_code, str(exc))
-            else:
-                self._close_attempt(job, "success", status.exit_code, "")
-                self.graph.succeed(job, metrics, f"in {rec.duration_seconds:.1f} s")
-                self.graph.changed()
-                return
-        detail = job.kill_reason or status.detail or str(status.state)
-        last = last_line(p.log_path)
-        if last and job.kill_reason is None:
-            detail = f"{detail}: {last}"
-        code = status.exit_code
-        outcome = "stalled" if job.kill_reason else ("deterministic" if code in NOT_RETRIED else "failed")
-        self._close_attempt(job, outcome, code, detail)
-        if code in NOT_RETRIED:
-            self.graph.fail(job, f"{detail} ({NOT_RETRIED[code]}, exit {code}: not retried)")
-        elif job.session_attempts > self.config.retries or self.stopping:
-            tries = job.session_attempts
-            self.graph.fail(job, f"{detail} (gave up after {tries} attempt{'s' * (tries > 1)})")
-        else:
-            delay = min(MAX_BACKOFF, self.config.backoff_seconds * 2 ** (job.session_attempts - 1))
-            rec.status = Status.PENDING
-            rec.error = f"{detail}; retry {job.session_attempts}/{self.config.retries} in {delay:.0f} s"
-            self.graph.emit(job, "retry", rec.error)
-            self.graph.retry_timers[job.job_id] = asyncio.get_running_loop().call_later(delay, self._retry_due, job)
-        job.kill_reason = None
-        self.graph.changed()
-
-    def _retry_due(self, job: GraphJob) -> None:
-        self.graph.retry_timers.pop(job.job_id, None)
-        if job.record.status == Status.PENDING and not self.stopping:
-            self.graph.make_ready(job)
 
     # ---- watching running jobs --------------------------------------------------------------------------
 

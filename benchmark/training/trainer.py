@@ -8,10 +8,7 @@ as it did while acting. The training is resumable: a run folder holding a checkp
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +25,7 @@ from benchmark.training.checkpoint import CHECKPOINT, load_checkpoint, save_chec
 from benchmark.training.collapse import CollapseWatch
 from benchmark.training.config import TrainConfig
 from benchmark.training.ppo import compute_gae, logprob_entropy, ppo_loss, sample_actions
+from benchmark.training.run_folder import METRICS, SUMMARY, TrainResult, adopt, finished_run, trim_metrics
 from benchmark.training.runtime import (
     Uploader,
     autocast,
@@ -38,70 +36,9 @@ from benchmark.training.runtime import (
 )
 from benchmark.training.workers import default_workers, make_env
 
-METRICS = "metrics.jsonl"
-SUMMARY = "train_summary.json"
-
 
 class NonFiniteLoss(RuntimeError):
     """A deterministic failure: retrying the same job would fail the same way."""
-
-
-@dataclass
-class TrainResult:
-    agent_steps: int
-    wall_seconds: float
-    sps: float
-    parameters: int
-    checkpoint: Path
-    resumed_from: int
-    already_done: bool = False  # the run folder held a finished training: nothing was trained or rewritten
-    stopped_early: str | None = None  # why the run ended before its budget (a collapsed policy)
-
-
-def _trim_metrics(path: Path, max_step: int) -> None:
-    """Drop metrics lines logged after the checkpoint we resume from (they will be logged again)."""
-    if not path.exists():
-        return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["agent_steps"] <= max_step]
-    path.write_text("".join(ln + "\n" for ln in keep))
-
-
-def adopt(checkpoint: Path, out: Path) -> None:
-    """Start `out` from another run's checkpoint and learning curve; the trainer then resumes it as its own."""
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"--init-from {checkpoint}: no such checkpoint")
-    shutil.copyfile(checkpoint, out / (CHECKPOINT + ".partial"))
-    curve = checkpoint.parent / METRICS
-    if curve.exists() and not (out / METRICS).exists():
-        shutil.copyfile(curve, out / METRICS)
-    os.replace(out / (CHECKPOINT + ".partial"), out / CHECKPOINT)
-
-
-def finished_run(cfg: TrainConfig) -> TrainResult | None:
-    """The result of a training already finished in `cfg.out` (same run, budget reached), else None."""
-    out = Path(cfg.out)
-    try:
-        summary = json.loads((out / SUMMARY).read_text())
-    except (OSError, ValueError):
-        return None
-    same = (summary.get("level"), summary.get("architecture"), summary.get("seed")) == (
-        cfg.level,
-        cfg.architecture,
-        cfg.seed,
-    )
-    reached = summary.get("agent_steps", 0) >= cfg.timesteps or bool(summary.get("stopped_early"))
-    if not same or not reached or not (out / CHECKPOINT).exists():
-        return None
-    return TrainResult(
-        agent_steps=summary["agent_steps"],
-        wall_seconds=summary["wall_seconds"],
-        sps=summary["sps"],
-        parameters=summary["parameters"],
-        checkpoint=out / CHECKPOINT,
-        resumed_from=summary.get("resumed_from", 0),
-        already_done=True,
-        stopped_early=summary.get("stopped_early"),
-    )
 
 
 def train(cfg: TrainConfig, progress=None) -> TrainResult:
@@ -162,7 +99,7 @@ def train(cfg: TrainConfig, progress=None) -> TrainResult:
         optimizer.load_state_dict(ckpt["optimizer"])
         global_step, update = ckpt["global_step"], ckpt["update"]
         gen.set_state(ckpt["generator"])
-        _trim_metrics(out / METRICS, global_step)
+        trim_metrics(out / METRICS, global_step)
     resumed_from = global_step
     parameters = count_parameters(policy)
 
