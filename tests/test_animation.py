@@ -108,12 +108,35 @@ def test_behaviour_section_averages_seeds_and_shows_the_random_policy(tmp_path):
 
 
 def test_scripted_results_reads_what_the_episodes_section_played(evaluated, tmp_path):
-    from benchmark.reporting.episodes import scripted_results
+    from benchmark.reporting.episodes import scripted_key, scripted_results
 
-    (tmp_path / "references").mkdir()
-    shutil.copy(evaluated / "eval.json", tmp_path / "references" / "level_1_basic.scripted.json")
-    (tmp_path / "references" / "level_2_easy.scripted.json").write_text("{not json")  # a torn file: skipped
+    refs = tmp_path / "references"
+    refs.mkdir()
+    for level in ("level_1_basic", "level_2_easy", "level_3_medium"):
+        shutil.copy(evaluated / "eval.json", refs / f"{level}.scripted.json")
+        (refs / f"{level}.scripted.key").write_text(scripted_key(level))
+    (refs / "level_2_easy.scripted.json").write_text("{not json")  # a torn file: skipped
+    (refs / "level_3_medium.scripted.key").write_text("played-before-the-level-changed")  # stale: skipped
     assert list(scripted_results(tmp_path)) == ["level_1_basic"]
+
+
+def test_a_kept_scripted_episode_is_played_again_when_what_it_depends_on_changed(tmp_path, monkeypatch):
+    from benchmark.reporting import episodes
+
+    played = []
+
+    def fake_evaluate(level_name, out, **_):
+        played.append(level_name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"level": level_name}))
+
+    monkeypatch.setattr(episodes, "evaluate", fake_evaluate)
+    first = episodes.scripted_episode("level_1_basic", tmp_path)
+    assert episodes.scripted_episode("level_1_basic", tmp_path) == first and played == ["level_1_basic"]  # kept
+    monkeypatch.setattr(episodes, "mettagrid_version", lambda: "another-version")
+    episodes.scripted_episode("level_1_basic", tmp_path)
+    assert played == ["level_1_basic"] * 2  # MettaGrid changed: played again
+    assert list(episodes.scripted_results(tmp_path)) == ["level_1_basic"]
 
 
 def test_two_reports_rendering_the_same_gif_at_once_both_succeed(evaluated, tmp_path):

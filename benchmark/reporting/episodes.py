@@ -5,13 +5,17 @@ the shipped reference file), so its one episode is played here, once per report 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from benchmark.atomic import atomic_write_text
+from benchmark.evaluation import scripted
 from benchmark.evaluation.evaluator import evaluate
+from benchmark.evaluation.replays import mettagrid_version
 from benchmark.levels import LEVELS
 from benchmark.reporting.animation import render_gif
 from benchmark.reporting.markup import Image, Paragraph, Section
@@ -39,26 +43,49 @@ def _score(run: dict) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def scripted_key(level: str) -> str:
+    """What the kept scripted episode depends on: the level's config, the expert's code, MettaGrid's version. A
+    report folder built before any of them changed plays the episode again instead of showing a stale one."""
+    parts = [LEVELS[level].model_dump_json(), Path(scripted.__file__).read_text(), mettagrid_version()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _key_file(result: Path) -> Path:
+    return result.with_name(result.name.removesuffix(".json") + ".key")
+
+
 def scripted_episode(level: str, out_dir: Path) -> Path | None:
     """The scripted expert's evaluation episode 0 on `level`, with its replay (played once, then kept in
-    `out_dir/references/`); None for a level the registry does not know."""
+    `out_dir/references/` while `scripted_key` is unchanged); None for a level the registry does not know."""
     if level not in LEVELS:
         return None
-    out = out_dir / "references" / f"{level}.scripted.json"
-    if not out.is_file():
+    out, key = out_dir / "references" / f"{level}.scripted.json", scripted_key(level)
+    if not out.is_file() or _read(_key_file(out)) != key:
         evaluate(level_name=level, policy_kind="scripted", episodes=1, replays=1, threads=1, out=out)
+        atomic_write_text(_key_file(out), key)
     return out
 
 
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
+
+
 def scripted_results(out_dir: Path) -> dict[str, dict]:
-    """level -> the scripted expert's evaluation played for this report (what `scripted_episode` left)."""
+    """level -> the scripted expert's evaluation played for this report (what `scripted_episode` left; a stale
+    one, played before its level, the expert or MettaGrid changed, is left out)."""
     found = {}
     for path in sorted((out_dir / "references").glob("*.scripted.json")):
+        level = path.name.removesuffix(".scripted.json")
+        if level not in LEVELS or _read(_key_file(path)) != scripted_key(level):
+            continue
         try:
             result = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
-        found[result.get("level", path.name.removesuffix(".scripted.json"))] = result
+        found[result.get("level", level)] = result
     return found
 
 
