@@ -34,6 +34,12 @@ def parse_set(items: list[str]) -> dict[str, float]:
     return out
 
 
+def settings_text(record: dict) -> str:
+    s = record["settings"]
+    text = f"lr {s['learning_rate']:g}, ep {s['epochs']}, mb {s['minibatches']}, bptt {s['bptt']}, "
+    return text + f"ent {s['entropy_coef']:g}, {record['precision']}"
+
+
 def table(records: list[dict]) -> str:
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in records:
@@ -52,9 +58,11 @@ def table(records: list[dict]) -> str:
             mean_x = sum(v["ratio"] for v in vals) / len(vals)
             cells.append(f"{mean_t:.2f} ({mean_x:.2f}x)")
             cells.append(", ".join(f"{v['trained']:.2f} ({v['ratio']:.2f}x)" for v in vals))
-        s = rs[0]["settings"]
-        settings = f"lr {s['learning_rate']:g}, ep {s['epochs']}, mb {s['minibatches']}, bptt {s['bptt']}, "
-        settings += f"ent {s['entropy_coef']:g}, {rs[0]['precision']}"
+        texts = [settings_text(r) for r in rs]
+        # seeds trained under different settings (a default changed between them) say so, seed by seed
+        settings = texts[0]
+        if len(set(texts)) > 1:
+            settings = "; ".join(f"s{r['seed']}: {t}" for r, t in zip(rs, texts, strict=True))
         sps = sum(r["sps"] for r in rs) / len(rs)
         steps = f"{rs[0]['timesteps_requested']:,} / {rs[0]['agent_steps']:,}"
         lines.append(

@@ -53,6 +53,23 @@ def test_calibration_bars_name_what_is_missing_and_what_has_one_seed(monkeypatch
     assert line.endswith("; fewer than 2 seeds (not yet the table's bar): vit")  # a tagged sweep run is not a seed
 
 
+def test_calibration_table_names_each_seeds_settings_when_they_differ(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from calibrate import table
+
+    def record(seed: int, precision: str) -> dict:
+        settings = {"learning_rate": 5e-4, "epochs": 3, "minibatches": 12, "bptt": 64, "entropy_coef": 0.01}
+        ratio = {"trained": 3.0, "random": 1.0, "ratio": 3.0}
+        return {"architecture": "transformer", "tag": "", "seed": seed, "settings": settings, "precision": precision,
+                "sps": 600.0, "timesteps_requested": 10, "agent_steps": 12, "basic.reward_per_agent": ratio,
+                "basic.hearts_per_agent": ratio}  # fmt: skip
+
+    same = table([record(0, "float32"), record(1, "float32")]).splitlines()[-1]
+    assert "ent 0.01, float32 |" in same and "s0:" not in same
+    mixed = table([record(1, "bfloat16"), record(0, "float32")]).splitlines()[-1]
+    assert "s0: lr 0.0005, ep 3, mb 12, bptt 64, ent 0.01, float32; s1: lr 0.0005" in mixed and "bfloat16 |" in mixed
+
+
 def ladder_record(level: str, steps: int, ratio: float) -> dict:
     sims = {"basic": ratio, "combat": ratio / 2}
     record = {"architecture": "fast", "tag": "", "seed": 0, "level": level, "timesteps_requested": steps,
