@@ -40,6 +40,7 @@ from simulated import run_simulated  # noqa: E402
 
 from benchmark.orchestration.growth import adaptive_source  # noqa: E402
 from benchmark.orchestration.options import ExperimentOptions  # noqa: E402
+from benchmark.orchestration.sequential import comparator  # noqa: E402
 
 LEVEL = "sim_level"
 RANDOM_LEVEL = 1.0  # a collapsed run scores like the random policy (1x random reward)
@@ -115,13 +116,11 @@ def adaptive_experiment(scores: dict[str, np.ndarray], args, scratch: Path) -> t
 
 def fixed_decisions(scores: dict[str, np.ndarray], seeds: int, args, seed: int) -> dict[tuple[str, str], str]:
     """A fixed grid of `seeds` per cell, tested once at the end: AdaStop with one interim, the same alpha."""
-    from adastop import MultipleAgentsComparator
-
     archs = list(scores)
-    comparator = MultipleAgentsComparator(n=seeds, K=1, B=args.permutations, alpha=args.alpha, seed=seed)
-    comparator.partial_compare({a: scores[a][:seeds] for a in archs}, verbose=False)
+    tester = comparator(seeds, 1, args.permutations, args.alpha, seed=seed)
+    tester.partial_compare({a: scores[a][:seeds] for a in archs}, verbose=False)
     out = {}
-    for key, decision in comparator.decisions.items():
+    for key, decision in tester.decisions.items():
         i, j = (int(x) for x in key.strip("[]").split())
         out[(archs[i], archs[j])] = decision
     return out

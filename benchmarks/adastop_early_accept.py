@@ -25,27 +25,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from adaptive_simulation import SCENARIOS, draw, judge  # noqa: E402
 
+from benchmark.orchestration.sequential import comparator  # noqa: E402
+
 
 def sequential(scores: dict[str, np.ndarray], beta: float, args, seed: int) -> tuple[dict, int]:
     """AdaStop over `scores` with early acceptance `beta`: (decisions per pair, runs used)."""
-    from adastop import MultipleAgentsComparator
-
     archs = list(scores)
     n = args.seeds_per_interim
-    comparator = MultipleAgentsComparator(
-        n=n, K=args.interims, B=args.permutations, alpha=args.alpha, beta=beta, seed=seed
-    )
+    tester = comparator(n, args.interims, args.permutations, args.alpha, seed=seed, beta=beta)
     seeds = dict.fromkeys(archs, 0)
     active = list(range(len(archs)))
     for k in range(args.interims):
         for i in active:
             seeds[archs[i]] = (k + 1) * n
-        comparator.partial_compare({a: scores[a][: seeds[a]] for a in archs}, verbose=False)
-        if comparator.is_finished:
+        tester.partial_compare({a: scores[a][: seeds[a]] for a in archs}, verbose=False)
+        if tester.is_finished:
             break
-        active = sorted({int(i) for pair in comparator.current_comparisons for i in pair})
+        active = sorted({int(i) for pair in tester.current_comparisons for i in pair})
     decisions = {}
-    for key, decision in comparator.decisions.items():
+    for key, decision in tester.decisions.items():
         i, j = (int(x) for x in key.strip("[]").split())
         decisions[(archs[i], archs[j])] = decision
     return decisions, sum(seeds.values())

@@ -160,6 +160,37 @@ def test_a_resumed_adaptive_experiment_keeps_its_test(finished):
 def test_the_first_interim_can_decide_only_with_enough_seeds():
     assert not SequentialConfig(seeds_per_stage=3, max_stages=4, alpha=0.05).first_interim_can_decide(3)
     assert SequentialConfig(seeds_per_stage=5, max_stages=4, alpha=0.05).first_interim_can_decide(3)
+    # 1 / C(10, 5) = 0.0040: within alpha / 2 / K for K = 4 (0.0063), not for K = 7 (0.0036)
+    assert not SequentialConfig(seeds_per_stage=5, max_stages=7, alpha=0.05).first_interim_can_decide(3)
+
+
+def test_the_comparator_keeps_a_pairs_two_sided_error_within_alpha():
+    """Against the exact permutation distribution of 5 vs 5 seeds (252 splits): the package asked for alpha
+    declares a difference on 2 x alpha of them (its boundary is one-sided, its statistic two-sided); ours on at
+    most alpha."""
+    import itertools
+
+    from adastop import MultipleAgentsComparator
+
+    from benchmark.orchestration.sequential import comparator
+
+    rng = np.random.default_rng(3)
+    for _ in range(3):
+        a, b = rng.normal(0, 1, 5), rng.normal(0, 1, 5)
+        pooled = np.concatenate([a, b])
+        diffs = []
+        for chosen in itertools.combinations(range(10), 5):
+            mask = np.zeros(10, dtype=bool)
+            mask[list(chosen)] = True
+            diffs.append(pooled[mask].mean() - pooled[~mask].mean())
+        diffs = np.abs(diffs)
+
+        def rejected(tester, a=a, b=b, diffs=diffs) -> float:  # splits whose |difference| crosses the boundary
+            tester.partial_compare({"a": a, "b": b}, verbose=False)
+            return float((diffs > tester.boundary[-1][1]).mean())
+
+        assert rejected(comparator(5, 1, 10_000, 0.05, seed=0)) <= 0.05
+        assert rejected(MultipleAgentsComparator(n=5, K=1, B=10_000, alpha=0.05, seed=0)) > 0.09  # the package
 
 
 def test_a_failed_run_blocks_its_level_with_a_reason(tmp_path):

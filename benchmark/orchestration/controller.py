@@ -125,9 +125,11 @@ def run_experiment(
             highlight=False,
         )
         if not sequential_policy(options, archs, levels).config.first_interim_can_decide(len(archs)):
+            enough = next(m for m in range(n, 64) if math.comb(2 * m, m) * options.alpha / 2 / options.interims >= 1)
             console.print(
-                f"note: {n} seeds per interim give p-values of at least 1/{math.comb(2 * n, n)} > alpha/K = "
-                f"{options.alpha / options.interims:.4f}: the first interim cannot decide (--seeds-per-level 5 can)",
+                f"note: {n} seeds per interim give p-values of at least 1/{math.comb(2 * n, n)} > alpha/2/K = "
+                f"{options.alpha / 2 / options.interims:.4f}: the first interim cannot decide "
+                f"(--seeds-per-level {enough} can)",
                 highlight=False,
             )
         if existing is not None:
