@@ -41,7 +41,7 @@ from simulated import run_simulated  # noqa: E402
 
 from benchmark.orchestration.growth import adaptive_source  # noqa: E402
 from benchmark.orchestration.options import ExperimentOptions  # noqa: E402
-from benchmark.orchestration.sequential import comparator  # noqa: E402
+from benchmark.orchestration.sequential import interim_test  # noqa: E402
 
 LEVEL = "sim_level"
 RANDOM_LEVEL = 1.0  # a collapsed run scores like the random policy (1x random reward)
@@ -119,15 +119,11 @@ def adaptive_experiment(scores: dict[str, np.ndarray], args, scratch: Path) -> t
 
 
 def fixed_decisions(scores: dict[str, np.ndarray], seeds: int, args, seed: int) -> dict[tuple[str, str], str]:
-    """A fixed grid of `seeds` per cell, tested once at the end: AdaStop with one interim, the same alpha."""
+    """A fixed grid of `seeds` per cell, tested once at the end: the controller's test of one interim, same alpha."""
     archs = list(scores)
-    tester = comparator(seeds, 1, args.permutations, args.alpha, seed=seed)
-    tester.partial_compare({a: scores[a][:seeds] for a in archs}, verbose=False)
-    out = {}
-    for key, decision in tester.decisions.items():
-        i, j = (int(x) for x in key.strip("[]").split())
-        out[(archs[i], archs[j])] = decision
-    return out
+    pairs = [(a, b) for i, a in enumerate(archs) for b in archs[i + 1 :]]
+    _, decided = interim_test({a: scores[a][:seeds] for a in archs}, pairs, args.permutations, args.alpha, seed)
+    return {pair: decided.get(pair, "equal") for pair in pairs}
 
 
 def fixed_power(samples: list[dict[str, np.ndarray]], means: dict[str, float], seeds: int, args) -> float:

@@ -14,6 +14,7 @@ and the runs per experiment.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -25,14 +26,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from adaptive_simulation import SCENARIOS, draw, judge  # noqa: E402
 
-from benchmark.orchestration.sequential import comparator  # noqa: E402
-
 
 def sequential(scores: dict[str, np.ndarray], beta: float, args, seed: int) -> tuple[dict, int]:
     """AdaStop over `scores` with early acceptance `beta`: (decisions per pair, runs used)."""
+    from adastop import MultipleAgentsComparator
+
     archs = list(scores)
     n = args.seeds_per_interim
-    tester = comparator(n, args.interims, args.permutations, args.alpha, seed=seed, beta=beta)
+    # the package's own group-sequential mode, as documented (docs/adaptive.md): alpha / 2 for its one-sided
+    # boundary, B = C(2n, n) so that it draws random splits and its later interims count over C(2n, n)
+    tester = MultipleAgentsComparator(
+        n=n, K=args.interims, B=math.comb(2 * n, n), alpha=args.alpha / 2, beta=beta, seed=seed
+    )
     seeds = dict.fromkeys(archs, 0)
     active = list(range(len(archs)))
     for k in range(args.interims):

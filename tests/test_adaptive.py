@@ -164,15 +164,13 @@ def test_the_first_interim_can_decide_only_with_enough_seeds():
     assert not SequentialConfig(seeds_per_stage=5, max_stages=7, alpha=0.05).first_interim_can_decide(3)
 
 
-def test_the_comparator_keeps_a_pairs_two_sided_error_within_alpha():
-    """Against the exact permutation distribution of 5 vs 5 seeds (252 splits): the package asked for alpha
-    declares a difference on 2 x alpha of them (its boundary is one-sided, its statistic two-sided); ours on at
-    most alpha."""
+def test_the_package_tests_two_sided_against_a_one_sided_boundary_so_it_is_asked_for_half():
+    """Against the exact permutation distribution of 5 vs 5 seeds (252 splits, which the package enumerates):
+    asked for alpha it declares a difference on 2 x alpha of them (its boundary is one-sided, its statistic
+    two-sided); asked for alpha / 2, as `interim_test` does, on at most alpha."""
     import itertools
 
     from adastop import MultipleAgentsComparator
-
-    from benchmark.orchestration.sequential import comparator
 
     rng = np.random.default_rng(3)
     for _ in range(3):
@@ -185,12 +183,38 @@ def test_the_comparator_keeps_a_pairs_two_sided_error_within_alpha():
             diffs.append(pooled[mask].mean() - pooled[~mask].mean())
         diffs = np.abs(diffs)
 
-        def rejected(tester, a=a, b=b, diffs=diffs) -> float:  # splits whose |difference| crosses the boundary
+        def rejected(level: float, a=a, b=b, diffs=diffs) -> float:  # splits whose |difference| crosses it
+            tester = MultipleAgentsComparator(n=5, K=1, B=10_000, alpha=level, seed=0)
             tester.partial_compare({"a": a, "b": b}, verbose=False)
             return float((diffs > tester.boundary[-1][1]).mean())
 
-        assert rejected(comparator(5, 1, 10_000, 0.05, seed=0)) <= 0.05
-        assert rejected(MultipleAgentsComparator(n=5, K=1, B=10_000, alpha=0.05, seed=0)) > 0.09  # the package
+        assert rejected(0.05) > 0.09 and rejected(0.05 / 2) <= 0.05
+
+
+def test_an_interim_test_decides_clear_pairs_only_and_always_draws_random_splits(monkeypatch):
+    """The clear pair is declared different, the equal one not; the package gets alpha / 2 and never more
+    permutations than the C(2n, n) splits (above that it enumerates them, one split index for every pair)."""
+    import adastop
+
+    from benchmark.orchestration.sequential import interim_test
+
+    made = []
+    real = adastop.MultipleAgentsComparator
+
+    def spy(**kwargs):
+        made.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(adastop, "MultipleAgentsComparator", spy)
+    rng = np.random.default_rng(0)
+    values = {"a": rng.normal(0, 1, 8), "c": rng.normal(4, 1, 8)}
+    values = {"a": values["a"], "b": values["a"][::-1], "c": values["c"]}  # a and b: the same scores, reordered
+    boundary, decided = interim_test(values, [("a", "b"), ("a", "c"), ("b", "c")], 10_000, 0.05, seed=0)
+    assert decided == {("a", "c"): "smaller", ("b", "c"): "smaller"} and boundary is not None
+    assert made[0]["B"] == 10_000 and made[0]["alpha"] == 0.05 / 2 and made[0]["K"] == 1  # C(16, 8) = 12,870
+    # only the pairs asked for are tested (an interim after "a vs c" and "b vs c" were decided); 5 seeds: 252
+    _, decided = interim_test({a: v[:5] for a, v in values.items()}, [("a", "b")], 10_000, 0.05, seed=0)
+    assert decided == {} and list(made[1]["comparisons"][0]) == [0, 1] and made[1]["B"] == 252
 
 
 def test_a_failed_run_blocks_its_level_with_a_reason(tmp_path):

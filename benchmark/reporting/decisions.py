@@ -29,6 +29,14 @@ def _num(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
 
 
+def _statistic(method: str) -> str:
+    """What the recorded statistic is: ledgers written before the tests per interim hold the package's
+    group-sequential statistic."""
+    if "per interim" in method:
+        return "The test statistic is |mean a - mean b| over the seeds so far, tested at alpha / K per interim"
+    return "The test statistic is (interim + 1) x |mean a - mean b|"
+
+
 def adaptive_section(record: Mapping[str, Any]) -> Section:
     """Per level: its status, every comparison with its decision and the interim that made it, seeds per cell."""
     cap = record["seeds_per_stage"] * record["max_stages"]
@@ -40,9 +48,9 @@ def adaptive_section(record: Mapping[str, Any]) -> Section:
             f"declaring any difference that is not there is at most {record['alpha']} (family-wise, over all "
             f"pairs and interims), on {record['metric'].replace('_', ' ')} averaged over the level's evaluations. "
             "A decided pair is a reliable difference; 'no difference found' at the cap is not proof of equality: "
-            "the difference, if any, is smaller than these seeds can show. The test statistic is (interim + 1) x "
-            "|mean a - mean b|; a pair is decided when the largest statistic among the undecided pairs crosses the "
-            "interim's boundary (step-down, so each interim may decide several pairs)."
+            f"the difference, if any, is smaller than these seeds can show. {_statistic(record['method'])}; a pair "
+            "is decided when the largest statistic among the undecided pairs crosses the interim's boundary "
+            "(step-down, so each interim may decide several pairs)."
         )
     ]
     seeds_rows = []
