@@ -56,7 +56,8 @@ def run(
     adaptive: Annotated[
         bool | None,
         typer.Option(
-            "--adaptive", help="add seeds only where a comparison on the level is undecided (AdaStop, per level)"
+            "--adaptive",
+            help="add seeds only where a comparison on the level is undecided (permutation tests, Holm, per level)",
         ),
     ] = None,
     max_seeds: Annotated[

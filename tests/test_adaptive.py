@@ -55,8 +55,8 @@ def options(tmp_path: Path, **extra):
         timesteps=1000,
         local=True,
         adaptive=True,
-        seeds_per_level=5,
-        max_seeds=15,
+        seeds_per_level=6,
+        max_seeds=18,
         architectures=",".join(ARCHS),
         levels=LEVEL,
         output_dir=tmp_path,
@@ -93,24 +93,24 @@ def test_a_clear_comparison_ends_at_the_first_interim_and_a_close_one_gets_more_
     assert decided[("fast", "puffer")].decision == "smaller" and decided[("fast", "puffer")].stage == 0
     assert decided[("fast_lstm_reset", "puffer")].decision == "smaller"
     assert decided[("fast", "fast_lstm_reset")].decision == "equal"  # the same distribution: not told apart
-    assert level.seeds == {"fast": 15, "fast_lstm_reset": 15, "puffer": 5}  # the close pair reached the cap
+    assert level.seeds == {"fast": 18, "fast_lstm_reset": 18, "puffer": 6}  # the close pair reached the cap
     assert level.status == "cap reached"
-    assert [i.seeds for i in level.interims][0] == {"fast": 5, "fast_lstm_reset": 5, "puffer": 5}
+    assert [i.seeds for i in level.interims][0] == {"fast": 6, "fast_lstm_reset": 6, "puffer": 6}
     assert len(level.interims) == 3
     runs = {(r.architecture, r.seed) for r in ledger(tmp).runs}
     assert runs == {(a, s) for a, n in level.seeds.items() for s in range(n)}  # only the seeds asked for ran
     evals = [job for job, _ in backend.launches if job.endswith(".eval") and ".baseline." not in job]
-    assert len(evals) == 35
+    assert len(evals) == 42
     # the recorded means are the fake scores of exactly those seeds
-    assert decided[("fast", "puffer")].mean_b == pytest.approx(np.mean([score("puffer", s) for s in range(5)]))
+    assert decided[("fast", "puffer")].mean_b == pytest.approx(np.mean([score("puffer", s) for s in range(6)]))
     line = describe_level(LEVEL, level)
-    assert "fast < puffer (interim 1)" in line and "(35 runs)" in line
+    assert "fast < puffer (interim 1)" in line and "(42 runs)" in line
 
 
 def test_the_decisions_replay_from_the_ledger(finished):
     tmp, _, _ = finished
     led = ledger(tmp)
-    config = SequentialConfig(seeds_per_stage=5, max_stages=3, alpha=0.05)
+    config = SequentialConfig(seeds_per_stage=6, max_stages=3, alpha=0.05)
     again = SequentialSeeds(ARCHS, [LEVEL], config).analyse(led)
     assert again.model_dump() == led.adaptive.model_dump()
 
@@ -133,7 +133,7 @@ def test_a_controller_stopped_mid_experiment_resumes_to_the_same_decisions(finis
 
 
 def test_each_interim_is_shown_as_it_is_decided(tmp_path, capsys):
-    assert run(tmp_path, max_seeds=10) == 0
+    assert run(tmp_path, max_seeds=12) == 0
     out = " ".join(capsys.readouterr().out.split())
     first = "decision controller: level_1_basic: deciding after 1 interim(s); fast ? fast_lstm_reset (undecided)"
     assert first + "; fast < puffer (interim 1)" in out
@@ -143,7 +143,7 @@ def test_each_interim_is_shown_as_it_is_decided(tmp_path, capsys):
 def test_adaptive_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="at least two"):
         run_experiment(options(tmp_path, architectures="fast"), "r", backend=FakeBackend(), live=False)
-    with pytest.raises(UsageError, match="--max-seeds 3 is below --seeds-per-level 5"):
+    with pytest.raises(UsageError, match="--max-seeds 3 is below --seeds-per-level 6"):
         options(tmp_path, max_seeds=3)
     with pytest.raises(UsageError, match="at least 2"):
         options(tmp_path, seeds_per_level=1)
@@ -154,20 +154,21 @@ def test_a_resumed_adaptive_experiment_keeps_its_test(finished):
     with pytest.raises(UsageError, match="--alpha 0.05, not 0.1"):
         options(tmp, alpha=0.1)
     kept = options(tmp, alpha=None, max_seeds=None, adaptive=None)
-    assert (kept.adaptive, kept.alpha, kept.max_seeds) == (True, 0.05, 15)
+    assert (kept.adaptive, kept.alpha, kept.max_seeds) == (True, 0.05, 18)
 
 
 def test_the_first_interim_can_decide_only_with_enough_seeds():
-    assert not SequentialConfig(seeds_per_stage=3, max_stages=4, alpha=0.05).first_interim_can_decide(3)
-    assert SequentialConfig(seeds_per_stage=5, max_stages=4, alpha=0.05).first_interim_can_decide(3)
-    # 1 / C(10, 5) = 0.0040: within alpha / 2 / K for K = 4 (0.0063), not for K = 7 (0.0036)
-    assert not SequentialConfig(seeds_per_stage=5, max_stages=7, alpha=0.05).first_interim_can_decide(3)
+    # n vs n seeds: two-sided p-values of at least 2 / C(2n, n); Holm's first step: alpha / K / pairs
+    assert not SequentialConfig(seeds_per_stage=5, max_stages=4, alpha=0.05).first_interim_can_decide(3)  # 0.0079
+    assert SequentialConfig(seeds_per_stage=6, max_stages=4, alpha=0.05).first_interim_can_decide(3)  # 0.0022
+    assert SequentialConfig(seeds_per_stage=5, max_stages=2, alpha=0.05).first_interim_can_decide(3)  # vs 0.0083
+    assert SequentialConfig(seeds_per_stage=5, max_stages=4, alpha=0.05).seeds_to_decide_first(4) == 7
 
 
-def test_the_package_tests_two_sided_against_a_one_sided_boundary_so_it_is_asked_for_half():
+def test_why_not_the_package_its_boundary_is_one_sided_for_a_two_sided_statistic():
     """Against the exact permutation distribution of 5 vs 5 seeds (252 splits, which the package enumerates):
     asked for alpha it declares a difference on 2 x alpha of them (its boundary is one-sided, its statistic
-    two-sided); asked for alpha / 2, as `interim_test` does, on at most alpha."""
+    two-sided); asked for alpha / 2, on at most alpha (docs/adaptive.md: why the controller tests on its own)."""
     import itertools
 
     from adastop import MultipleAgentsComparator
@@ -191,30 +192,47 @@ def test_the_package_tests_two_sided_against_a_one_sided_boundary_so_it_is_asked
         assert rejected(0.05) > 0.09 and rejected(0.05 / 2) <= 0.05
 
 
-def test_an_interim_test_decides_clear_pairs_only_and_always_draws_random_splits(monkeypatch):
-    """The clear pair is declared different, the equal one not; the package gets alpha / 2 and never more
-    permutations than the C(2n, n) splits (above that it enumerates them, one split index for every pair)."""
-    import adastop
+def test_pair_p_values_are_exact_and_keep_their_level():
+    import itertools
 
+    from benchmark.orchestration.sequential import pair_p_value
+
+    rng = np.random.default_rng(0)
+    x, y = np.array([1.0, 2.0, 3.5]), np.array([0.5, 0.0, 1.0])
+    pooled, observed, extreme = np.concatenate([x, y]), abs(x.mean() - y.mean()), 0
+    for chosen in itertools.combinations(range(6), 3):  # by hand: all 20 splits
+        mask = np.isin(np.arange(6), chosen)
+        extreme += abs(pooled[mask].mean() - pooled[~mask].mean()) >= observed - 1e-12
+    assert pair_p_value(x, y, 1000, rng) == extreme / 20 == 0.2  # the observed split, its mirror and ties
+    # under the null an exact p-value is at most alpha with probability at most alpha
+    nulls = [pair_p_value(rng.normal(0, 1, 5), rng.normal(0, 1, 5), 1000, rng) for _ in range(400)]
+    assert np.mean(np.array(nulls) <= 0.05) <= 0.06 and min(nulls) >= 2 / 252
+    # 11 vs 11 seeds (705,432 splits): random splits, the observed counted
+    assert pair_p_value(rng.normal(0, 1, 11), rng.normal(5, 1, 11), 999, rng) == 1 / 1000
+
+
+def test_an_interim_decides_clear_pairs_by_holm_and_leaves_the_rest(monkeypatch):
+    from benchmark.orchestration import sequential
     from benchmark.orchestration.sequential import interim_test
 
-    made = []
-    real = adastop.MultipleAgentsComparator
-
-    def spy(**kwargs):
-        made.append(kwargs)
-        return real(**kwargs)
-
-    monkeypatch.setattr(adastop, "MultipleAgentsComparator", spy)
     rng = np.random.default_rng(0)
-    values = {"a": rng.normal(0, 1, 8), "c": rng.normal(4, 1, 8)}
-    values = {"a": values["a"], "b": values["a"][::-1], "c": values["c"]}  # a and b: the same scores, reordered
-    boundary, decided = interim_test(values, [("a", "b"), ("a", "c"), ("b", "c")], 10_000, 0.05, seed=0)
-    assert decided == {("a", "c"): "smaller", ("b", "c"): "smaller"} and boundary is not None
-    assert made[0]["B"] == 10_000 and made[0]["alpha"] == 0.05 / 2 and made[0]["K"] == 1  # C(16, 8) = 12,870
-    # only the pairs asked for are tested (an interim after "a vs c" and "b vs c" were decided); 5 seeds: 252
-    _, decided = interim_test({a: v[:5] for a, v in values.items()}, [("a", "b")], 10_000, 0.05, seed=0)
-    assert decided == {} and list(made[1]["comparisons"][0]) == [0, 1] and made[1]["B"] == 252
+    a = rng.normal(0, 1, 8)
+    values = {"a": a, "b": a[::-1], "c": rng.normal(4, 1, 8)}  # a and b: the same scores, reordered
+    pairs = [("a", "b"), ("a", "c"), ("b", "c")]
+    threshold, tested = interim_test(values, pairs, 10_000, 0.05, seed=0)
+    assert tested[("a", "c")] == ("smaller", 2 / 12_870) and tested[("b", "c")][0] == "smaller"
+    assert tested[("a", "b")] == ("continue", 1.0) and threshold == 0.05  # Holm's last step: alpha / 1
+
+    def holm(*p_values: float) -> tuple[float | None, list[str]]:  # p-values of ab, ac, bc
+        given = iter(p_values)
+        monkeypatch.setattr(sequential, "pair_p_value", lambda *_: next(given))
+        threshold, tested = interim_test(values, pairs, 10, 0.05, seed=0)
+        return threshold, sorted(f"{x}{y}" for (x, y), (d, _) in tested.items() if d != "continue")
+
+    # Holm: the smallest p-value must reach alpha / 3, the next alpha / 2, the last alpha
+    assert holm(0.04, 0.001, 0.02) == (None, ["ab", "ac", "bc"])
+    assert holm(0.04, 0.001, 0.03) == (0.025, ["ac"])  # 0.03 > 0.05 / 2 stops it: 0.04 is not tried
+    assert holm(0.06, 0.02, 0.001) == (0.05, ["ac", "bc"])
 
 
 def test_a_failed_run_blocks_its_level_with_a_reason(tmp_path):
@@ -237,8 +255,8 @@ def test_the_report_explains_the_decisions(finished):
     section = report.split("## Adaptive decisions", 1)[1].split("\n## ", 1)[0]
     assert "| fast < puffer | worse | 1 |" in section
     assert "| fast = fast_lstm_reset | no difference found (seed cap) |" in section
-    assert "| level_1_basic | 15 | 15 | 5 | 35 |" in section
-    assert "35 of 35 grid cells scored" in report  # seeds never asked for are not holes
+    assert "| level_1_basic | 18 | 18 | 6 | 42 |" in section
+    assert "42 of 42 grid cells scored" in report  # seeds never asked for are not holes
 
 
 def test_the_early_accept_probe_runs_the_package_on_the_simulations_scenarios(monkeypatch, capsys):

@@ -121,15 +121,16 @@ def run_experiment(
         n, cap = options.seeds_per_level, options.interims * options.seeds_per_level
         console.print(
             f"adaptive: {n} seeds per cell to start, {n} more per interim while a comparison on its level is "
-            f"undecided, at most {cap} (AdaStop, family-wise error {options.alpha} per level)",
+            f"undecided, at most {cap} (permutation tests, Holm, family-wise error {options.alpha} per level)",
             highlight=False,
         )
-        if not sequential_policy(options, archs, levels).config.first_interim_can_decide(len(archs)):
-            enough = next(m for m in range(n, 64) if math.comb(2 * m, m) * options.alpha / 2 / options.interims >= 1)
+        config = sequential_policy(options, archs, levels).config
+        if not config.first_interim_can_decide(len(archs)):
+            pairs = len(archs) * (len(archs) - 1) // 2
             console.print(
-                f"note: {n} seeds per interim give p-values of at least 1/{math.comb(2 * n, n)} > alpha/2/K = "
-                f"{options.alpha / 2 / options.interims:.4f}: the first interim cannot decide "
-                f"(--seeds-per-level {enough} can)",
+                f"note: {n} seeds per interim give p-values of at least 2/{math.comb(2 * n, n)}, above "
+                f"alpha/K/pairs = {options.alpha / options.interims / pairs:.5f} ({pairs} pairs): the first interim "
+                f"cannot decide (--seeds-per-level {config.seeds_to_decide_first(len(archs))} can)",
                 highlight=False,
             )
         if existing is not None:

@@ -179,7 +179,7 @@ class Session(_Model):
 
 
 class Comparison(_Model):
-    """One pairwise comparison of the adaptive mode (AdaStop), as it stands."""
+    """One pairwise comparison of the adaptive mode, as it stands."""
 
     a: str
     b: str
@@ -188,15 +188,21 @@ class Comparison(_Model):
         "the seed cap), continue (undecided yet)"
     )
     stage: int | None = Field(None, description="the interim (0-based) that decided it")
-    statistic: float = Field(description="(interim+1) x |mean a - mean b| at the last interim that tested it")
+    statistic: float = Field(
+        description="|mean a - mean b| at the last interim that tested it (ledgers before 2026-11-29: (interim+1) x)"
+    )
     mean_a: float
     mean_b: float
+    p_value: float | None = Field(None, description="its permutation p-value at that interim (None: older ledgers)")
 
 
 class Interim(_Model):
     stage: int
     seeds: dict[str, int] = Field(description="seeds each architecture contributed at this interim")
-    boundary: float | None = Field(description="rejection boundary of the max statistic (None: infinite)")
+    boundary: float | None = Field(
+        description="the p-value the last undecided pair had to reach (Holm); before 2026-11-29 the package's "
+        "boundary on its statistic (None: infinite)"
+    )
     decided: list[str] = Field(default_factory=list, description="'a vs b' pairs decided at this interim")
 
 
@@ -208,7 +214,7 @@ class LevelDecisions(_Model):
 
 
 class AdaptiveRecord(_Model):
-    """`--adaptive`: sequential seeds decided by AdaStop per level; recomputed from the runs at every interim."""
+    """`--adaptive`: sequential seeds decided by tests per level; recomputed from the runs at every interim."""
 
     method: str
     metric: str

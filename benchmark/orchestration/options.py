@@ -38,9 +38,7 @@ class ExperimentOptions(BaseModel):
     seeds_per_level: int = Field(
         3, ge=1, description="seeds per (architecture, level) cell: seeds 0..n-1 (--adaptive: seeds per interim)"
     )
-    adaptive: bool = Field(
-        False, description="sequential seeds: add seeds only where AdaStop has not decided a comparison yet"
-    )
+    adaptive: bool = Field(False, description="sequential seeds: add seeds only where a comparison is not decided yet")
     max_seeds: int | None = Field(
         None, ge=2, description="--adaptive: seeds per cell at most (default 4 x --seeds-per-level)"
     )
@@ -94,7 +92,7 @@ class ExperimentOptions(BaseModel):
 
     @property
     def interims(self) -> int:
-        """--adaptive: AdaStop's K, the interims a cell may get n more seeds at."""
+        """--adaptive: K, the interims a cell may get n more seeds at."""
         return (self.max_seeds or 4 * self.seeds_per_level) // self.seeds_per_level
 
     @field_validator("accelerator")

@@ -141,7 +141,8 @@ def print_summary(
         from benchmark.orchestration.sequential import describe_level
 
         cap = ledger.adaptive.seeds_per_stage * ledger.adaptive.max_stages
-        console.print(f"adaptive (AdaStop, family-wise error {ledger.adaptive.alpha} per level, cap {cap} seeds):")
+        alpha = ledger.adaptive.alpha
+        console.print(f"adaptive (permutation tests, Holm, family-wise error {alpha} per level, cap {cap} seeds):")
         for level, decisions in ledger.adaptive.levels.items():
             console.print(f"  {describe_level(level, decisions)}", highlight=False, soft_wrap=True)
     paths = plan.paths

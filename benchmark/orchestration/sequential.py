@@ -14,6 +14,7 @@ evaluations in seed order, so a controller killed mid-experiment and started aga
 
 from __future__ import annotations
 
+import itertools
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +39,7 @@ DONE, DECIDING, CAP, BLOCKED = "decided", "deciding", "cap reached", "blocked"
 
 @dataclass(frozen=True)
 class SequentialConfig:
-    seeds_per_stage: int = 5  # n: seeds added per interim (AdaStop's n)
+    seeds_per_stage: int = 5  # n: seeds added per interim
     max_stages: int = 4  # K: interims; a cell gets at most n x K seeds
     alpha: float = 0.05  # family-wise error over all pairs of a level
     permutations: int = 10_000  # B
@@ -55,55 +56,70 @@ class SequentialConfig:
     def max_seeds(self) -> int:
         return self.seeds_per_stage * self.max_stages
 
+    def can_decide(self, n: int, architectures: int) -> bool:
+        """Whether an interim of n seeds per architecture can decide a pair at all: n vs n seeds have two-sided
+        permutation p-values no smaller than 2 / C(2n, n), and Holm's first step asks for alpha / K / pairs."""
+        pairs = architectures * (architectures - 1) // 2
+        return pairs == 0 or 2 / math.comb(2 * n, n) <= self.alpha / self.max_stages / pairs
+
     def first_interim_can_decide(self, architectures: int) -> bool:
-        """A permutation test of n vs n seeds has p-values no smaller than 1 / C(2n, n): with too few seeds the
-        first interim's share of the package's level (alpha / 2 / K, see `interim_test`) is out of reach and only
-        later interims can decide."""
-        return architectures < 2 or 1 / math.comb(2 * self.seeds_per_stage, self.seeds_per_stage) <= (
-            self.alpha / 2 / self.max_stages
-        )
+        return self.can_decide(self.seeds_per_stage, architectures)
+
+    def seeds_to_decide_first(self, architectures: int) -> int:
+        """The fewest seeds per interim whose first interim can decide."""
+        return next(n for n in range(2, 64) if self.can_decide(n, architectures))
+
+
+EXACT_SPLITS = 20_000  # up to this many splits of a pair's seeds a p-value enumerates them all (10 vs 10: 184,756)
+
+
+def pair_p_value(x: np.ndarray, y: np.ndarray, permutations: int, rng: np.random.Generator) -> float:
+    """Two-sided permutation p-value of |mean x - mean y|: every split of the pooled seeds into two groups of the
+    same sizes when there are at most EXACT_SPLITS of them, else `permutations` random splits and the observed."""
+    pooled, n = np.concatenate([x, y]), len(x)
+    observed = abs(float(x.mean() - y.mean()))
+    if math.comb(len(pooled), n) <= EXACT_SPLITS:
+        first = np.zeros((math.comb(len(pooled), n), len(pooled)), dtype=bool)
+        for row, chosen in enumerate(itertools.combinations(range(len(pooled)), n)):
+            first[row, list(chosen)] = True
+    else:
+        first = np.argsort(rng.random((permutations, len(pooled))), axis=1) < n
+    diffs = np.abs(first @ pooled / n - (~first) @ pooled / (len(pooled) - n))
+    extreme = int((diffs >= observed - 1e-9 * max(1.0, observed)).sum())
+    if math.comb(len(pooled), n) <= EXACT_SPLITS:
+        return extreme / len(diffs)  # the observed split is one of them
+    return (1 + extreme) / (1 + len(diffs))
 
 
 def interim_test(
     values: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, str]], permutations: int, level: float, seed: int
-) -> tuple[float | None, dict[tuple[str, str], str]]:
-    """One interim: the `adastop` package's permutation test of the given pairs, step-down over them, at family-wise
-    level `level`, on every seed so far. Returns (the boundary the last undecided pair faced, pair -> "larger" /
-    "smaller" for the pairs it declares different).
+) -> tuple[float | None, dict[tuple[str, str], tuple[str, float]]]:
+    """One interim: a permutation p-value per pair on every seed so far, Holm's step-down over the pairs at
+    family-wise level `level`. Returns (the p-value the first pair left undecided had to reach, or None when every
+    pair was decided; pair -> (decision, p-value) for every pair tested, decision "larger", "smaller" or
+    "continue").
 
-    The package's own group-sequential mode (K interims in one comparator) exceeded its level in null experiments
-    (4 architectures of normal scores, n = 5, K = 4: family-wise error 0.1025 at 0.05, 400 experiments; 0.067 of
-    2,000 with the sign fixed below), so each interim is a single test of its own (K = 1, measured within its
-    level) and `SequentialSeeds` spends alpha / K per interim (Bonferroni over interims). Two more things about
-    the package, both measured (docs/adaptive.md):
-    - it tests |D| against a quantile of the *signed* largest difference, so one pair is declared different with
-      probability 2 x level (0.095 of the exact 5-vs-5 distribution at 0.05); the permutation distribution is
-      symmetric in sign, so it is asked for level / 2;
-    - with B above the C(2n, n) splits it enumerates them, one split index for every pair at once, and that
-      coupled distribution let the largest difference through too often (0.067 of 2,000 null experiments at
-      level 0.05, against 0.0495 with random splits): B is at most C(2n, n), so it always draws random splits.
+    Holm keeps the family-wise error within `level` whatever the dependence between pairs, and each pair's
+    p-value is exact (or Monte Carlo with the observed split counted). Why not the `adastop` package, measured in
+    null experiments (docs/adaptive.md): its group-sequential mode declared a difference in 0.1025 of them at
+    0.05 (it tests |D| against a quantile of the signed D: a one-sided boundary), still 0.067 of 2,000 asked for
+    0.025, and its single-test mode enumerates splits coupled across pairs (0.067) or, with random splits, has too
+    coarse a resolution at 5 seeds to decide at a first interim.
     """
-    from adastop import MultipleAgentsComparator  # imported only by --adaptive (it imports matplotlib)
-
-    archs = sorted({a for pair in pairs for a in pair}, key=list(values).index)
-    n = len(values[archs[0]])
-    index = {a: i for i, a in enumerate(archs)}
-    tester = MultipleAgentsComparator(
-        n=n,
-        K=1,
-        B=min(permutations, math.comb(2 * n, n)),
-        alpha=level / 2,
-        comparisons=np.array([(index[a], index[b]) for a, b in pairs]),
-        seed=seed,
-    )
-    tester.partial_compare({a: np.asarray(values[a], dtype=float) for a in archs}, verbose=False)
-    decided = {}
-    for key, decision in tester.decisions.items():
-        if decision in ("larger", "smaller"):
-            i, j = (int(x) for x in key.strip("[]").split())
-            decided[(archs[i], archs[j])] = decision
-    boundary = float(tester.boundary[-1][1])
-    return (boundary if math.isfinite(boundary) else None), decided
+    rng = np.random.default_rng(seed)
+    tested = {}
+    for a, b in pairs:
+        x, y = np.asarray(values[a], dtype=float), np.asarray(values[b], dtype=float)
+        tested[(a, b)] = (pair_p_value(x, y, permutations, rng), float(x.mean() - y.mean()))
+    out: dict[tuple[str, str], tuple[str, float]] = {pair: ("continue", pv) for pair, (pv, _) in tested.items()}
+    order = sorted(tested, key=lambda pair: tested[pair][0])
+    for rank, pair in enumerate(order):
+        threshold = level / (len(order) - rank)
+        p_value, diff = tested[pair]
+        if p_value > threshold:
+            return threshold, out
+        out[pair] = ("larger" if diff > 0 else "smaller", p_value)
+    return None, out
 
 
 def run_score(run: RunRecord, metric: str) -> float | None:
@@ -126,7 +142,7 @@ def run_broken(run: RunRecord) -> str | None:
 
 
 class SequentialSeeds:
-    """AdaStop per level over the given architectures; `wanted()` says how many seeds each cell needs now."""
+    """Tests per level over the given architectures; `wanted()` says how many seeds each cell needs now."""
 
     def __init__(self, architectures: Sequence[str], levels: Sequence[str], config: SequentialConfig):
         if len(set(architectures)) < 2:
@@ -150,8 +166,8 @@ class SequentialSeeds:
             elif (why := run_broken(run)) is not None:
                 scores.setdefault(key, {})[run.seed] = why
         return AdaptiveRecord(
-            method="a permutation test per interim (the adastop package's, asked for alpha / K / 2: Bonferroni over "
-            "interims, its boundary one-sided), step-down over the undecided pairs",
+            method="an exact permutation test per pair at each interim, Holm's step-down over the undecided pairs at "
+            "alpha / K per interim (Bonferroni over interims)",
             metric=c.metric,
             alpha=c.alpha,
             seeds_per_stage=c.seeds_per_stage,
@@ -172,6 +188,7 @@ class SequentialSeeds:
         record = LevelDecisions(status=DECIDING, seeds={a: n for a in archs})
         pairs = [(a, b) for i, a in enumerate(archs) for b in archs[i + 1 :]]
         decided: dict[tuple[str, str], tuple[str, int]] = {}  # pair -> (larger / smaller, interim)
+        p_values: dict[tuple[str, str], float] = {}  # pair -> its p-value at the last interim that tested it
         active = list(archs)
         values: dict[str, list[float]] = {a: [] for a in archs}
         for stage in range(c.max_stages):
@@ -194,8 +211,10 @@ class SequentialSeeds:
             if key not in self._memo:  # the same seeds always give the same decisions (seeded permutations)
                 seed = c.seed + zlib.crc32(f"{level}/{stage}".encode())
                 self._memo[key] = interim_test(values, undecided, c.permutations, c.alpha / c.max_stages, seed)
-            boundary, newly = self._memo[key]
-            decided.update({pair: (decision, stage) for pair, decision in newly.items()})
+            boundary, tested = self._memo[key]
+            newly = [pair for pair, (decision, _) in tested.items() if decision != "continue"]
+            decided.update({pair: (tested[pair][0], stage) for pair in newly})
+            p_values.update({pair: p_value for pair, (_, p_value) in tested.items()})
             record.interims.append(
                 Interim(
                     stage=stage,
@@ -205,7 +224,9 @@ class SequentialSeeds:
                 )
             )
             last = stage == c.max_stages - 1
-            record.comparisons = [self._comparison(pair, decided, values, stage, last) for pair in pairs]
+            record.comparisons = [
+                self._comparison(pair, decided, values, stage, last, p_values.get(pair)) for pair in pairs
+            ]
             still = [pair for pair in pairs if pair not in decided]
             if not still or last:
                 record.status = CAP if still else DONE
@@ -220,6 +241,7 @@ class SequentialSeeds:
         values: Mapping[str, list[float]],
         stage: int,
         last: bool,
+        p_value: float | None,
     ) -> Comparison:
         """A pair as it stands after interim `stage`; a decided pair keeps the means it was decided on."""
         a, b = pair
@@ -234,6 +256,7 @@ class SequentialSeeds:
             statistic=abs(mean_a - mean_b),
             mean_a=mean_a,
             mean_b=mean_b,
+            p_value=p_value,
         )
 
     # ---- what to run ---------------------------------------------------------------------------------------
