@@ -122,8 +122,8 @@ def fixed_decisions(scores: dict[str, np.ndarray], seeds: int, args, seed: int) 
     """A fixed grid of `seeds` per cell, tested once at the end: the controller's test of one interim, same alpha."""
     archs = list(scores)
     pairs = [(a, b) for i, a in enumerate(archs) for b in archs[i + 1 :]]
-    _, decided = interim_test({a: scores[a][:seeds] for a in archs}, pairs, args.permutations, args.alpha, seed)
-    return {pair: decided.get(pair, "equal") for pair in pairs}
+    _, tested = interim_test({a: scores[a][:seeds] for a in archs}, pairs, args.permutations, args.alpha, seed)
+    return {pair: "equal" if decision == "continue" else decision for pair, (decision, _) in tested.items()}
 
 
 def fixed_power(samples: list[dict[str, np.ndarray]], means: dict[str, float], seeds: int, args) -> float:

@@ -29,12 +29,26 @@ def _num(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
 
 
-def _statistic(method: str) -> str:
-    """What the recorded statistic is: ledgers written before the tests per interim hold the package's
-    group-sequential statistic."""
+def _rule(method: str) -> str:
+    """How a pair was decided: ledgers written before the tests per interim hold the package's statistic."""
     if "per interim" in method:
-        return "The test statistic is |mean a - mean b| over the seeds so far, tested at alpha / K per interim"
-    return "The test statistic is (interim + 1) x |mean a - mean b|"
+        return (
+            "At each interim every undecided pair gets a permutation p-value of |mean a - mean b| (the statistic) "
+            "over its seeds so far; with m pairs undecided, the smallest p-value must reach alpha / K / m, the next "
+            "alpha / K / (m - 1), and so on (Holm's step-down, K interims), so each interim may decide several pairs."
+        )
+    return (
+        "The test statistic is (interim + 1) x |mean a - mean b|; a pair is decided when the largest statistic among "
+        "the undecided pairs crosses the interim's boundary (step-down, so each interim may decide several pairs)."
+    )
+
+
+def _then(cmp: Mapping[str, Any], boundary: Mapping[int, Any]) -> object:
+    return boundary.get(cmp["stage"] if cmp.get("stage") is not None else max(boundary))
+
+
+def _p(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
 def adaptive_section(record: Mapping[str, Any]) -> Section:
@@ -48,12 +62,11 @@ def adaptive_section(record: Mapping[str, Any]) -> Section:
             f"declaring any difference that is not there is at most {record['alpha']} (family-wise, over all "
             f"pairs and interims), on {record['metric'].replace('_', ' ')} averaged over the level's evaluations. "
             "A decided pair is a reliable difference; 'no difference found' at the cap is not proof of equality: "
-            f"the difference, if any, is smaller than these seeds can show. {_statistic(record['method'])}; a pair "
-            "is decided when the largest statistic among the undecided pairs crosses the interim's boundary "
-            "(step-down, so each interim may decide several pairs)."
+            f"the difference, if any, is smaller than these seeds can show. {_rule(record['method'])}"
         )
     ]
     seeds_rows = []
+    holm = "per interim" in record["method"]
     for level, lv in record["levels"].items():
         boundary = {i["stage"]: i.get("boundary") for i in lv.get("interims", [])}
         rows = [
@@ -62,7 +75,7 @@ def adaptive_section(record: Mapping[str, Any]) -> Section:
                 "decision (a vs b)": _decision(c),
                 "decided at interim": "-" if c.get("stage") is None else str(c["stage"] + 1),
                 "statistic": _num(c["statistic"]),
-                "boundary then": _num(boundary.get(c["stage"] if c.get("stage") is not None else max(boundary))),
+                **({"p-value": _p(c["p_value"])} if holm else {"boundary then": _num(_then(c, boundary))}),
                 "mean a": _num(c["mean_a"]),
                 "mean b": _num(c["mean_b"]),
             }
