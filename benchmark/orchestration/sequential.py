@@ -14,6 +14,7 @@ evaluations in seed order, so a controller killed mid-experiment and started aga
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import zlib
@@ -73,15 +74,23 @@ class SequentialConfig:
 EXACT_SPLITS = 20_000  # up to this many splits of a pair's seeds a p-value enumerates them all (10 vs 10: 184,756)
 
 
+@functools.cache
+def all_splits(total: int, n: int) -> np.ndarray:
+    """Every way to pick the first group of n out of `total` seeds, one boolean row each (read-only, shared)."""
+    first = np.zeros((math.comb(total, n), total), dtype=bool)
+    for row, chosen in enumerate(itertools.combinations(range(total), n)):
+        first[row, list(chosen)] = True
+    first.setflags(write=False)
+    return first
+
+
 def pair_p_value(x: np.ndarray, y: np.ndarray, permutations: int, rng: np.random.Generator) -> float:
     """Two-sided permutation p-value of |mean x - mean y|: every split of the pooled seeds into two groups of the
     same sizes when there are at most EXACT_SPLITS of them, else `permutations` random splits and the observed."""
     pooled, n = np.concatenate([x, y]), len(x)
     observed = abs(float(x.mean() - y.mean()))
     if math.comb(len(pooled), n) <= EXACT_SPLITS:
-        first = np.zeros((math.comb(len(pooled), n), len(pooled)), dtype=bool)
-        for row, chosen in enumerate(itertools.combinations(range(len(pooled)), n)):
-            first[row, list(chosen)] = True
+        first = all_splits(len(pooled), n)
     else:
         first = np.argsort(rng.random((permutations, len(pooled))), axis=1) < n
     diffs = np.abs(first @ pooled / n - (~first) @ pooled / (len(pooled) - n))
