@@ -124,17 +124,15 @@ def run_experiment(
             f"undecided, at most {cap} (permutation tests, Holm, family-wise error {options.alpha} per level)",
             highlight=False,
         )
-        config = sequential_policy(options, archs, levels).config
-        if not config.first_interim_can_decide(len(archs)):
-            pairs = len(archs) * (len(archs) - 1) // 2
+        policy = sequential_policy(options, archs, levels)
+        if not policy.config.first_interim_can_decide(len(archs)):
             console.print(
                 f"note: {n} seeds per interim give p-values of at least 2/{math.comb(2 * n, n)}, above "
-                f"alpha/K/pairs = {options.alpha / options.interims / pairs:.5f} ({pairs} pairs): the first interim "
-                f"cannot decide (--seeds-per-level {config.seeds_to_decide_first(len(archs))} can)",
+                f"alpha/K/pairs = {policy.config.first_holm_level(len(archs)):.5f}: the first interim cannot decide "
+                f"(--seeds-per-level {policy.config.seeds_to_decide_first(len(archs))} can)",
                 highlight=False,
             )
         if existing is not None:
-            policy = sequential_policy(options, archs, levels)
             cells = policy.wanted(policy.analyse(existing))
             plan.extend(make_plan(options, archs, levels, wandb_mode, cells=cells))
     if options.dry_run:

@@ -10,7 +10,8 @@ group-sequential mode: `interim_test`.
 
 The policy holds no state that matters: `analyse(ledger)` replays every interim from the ledger's finished
 evaluations in seed order, so a controller killed mid-experiment and started again reaches the same decisions
-(the permutations come from a seed per level and interim). Interims are memoised on their inputs."""
+(the permutations come from a seed per level and interim). A level is analysed again only when its scores
+change."""
 
 from __future__ import annotations
 
@@ -57,11 +58,14 @@ class SequentialConfig:
     def max_seeds(self) -> int:
         return self.seeds_per_stage * self.max_stages
 
+    def first_holm_level(self, architectures: int) -> float:
+        """The p-value Holm's first step asks for at an interim where every pair is undecided: alpha / K / pairs."""
+        return self.alpha / self.max_stages / max(1, architectures * (architectures - 1) // 2)
+
     def can_decide(self, n: int, architectures: int) -> bool:
         """Whether an interim of n seeds per architecture can decide a pair at all: n vs n seeds have two-sided
-        permutation p-values no smaller than 2 / C(2n, n), and Holm's first step asks for alpha / K / pairs."""
-        pairs = architectures * (architectures - 1) // 2
-        return pairs == 0 or 2 / math.comb(2 * n, n) <= self.alpha / self.max_stages / pairs
+        permutation p-values no smaller than 2 / C(2n, n)."""
+        return architectures < 2 or 2 / math.comb(2 * n, n) <= self.first_holm_level(architectures)
 
     def first_interim_can_decide(self, architectures: int) -> bool:
         return self.can_decide(self.seeds_per_stage, architectures)
@@ -89,13 +93,14 @@ def pair_p_value(x: np.ndarray, y: np.ndarray, permutations: int, rng: np.random
     same sizes when there are at most EXACT_SPLITS of them, else `permutations` random splits and the observed."""
     pooled, n = np.concatenate([x, y]), len(x)
     observed = abs(float(x.mean() - y.mean()))
-    if math.comb(len(pooled), n) <= EXACT_SPLITS:
+    exact = math.comb(len(pooled), n) <= EXACT_SPLITS
+    if exact:
         first = all_splits(len(pooled), n)
     else:
         first = np.argsort(rng.random((permutations, len(pooled))), axis=1) < n
     diffs = np.abs(first @ pooled / n - (~first) @ pooled / (len(pooled) - n))
     extreme = int((diffs >= observed - 1e-9 * max(1.0, observed)).sum())
-    if math.comb(len(pooled), n) <= EXACT_SPLITS:
+    if exact:
         return extreme / len(diffs)  # the observed split is one of them
     return (1 + extreme) / (1 + len(diffs))
 
@@ -159,7 +164,6 @@ class SequentialSeeds:
         self.architectures = list(architectures)
         self.levels = list(levels)
         self.config = config
-        self._memo: dict[tuple, tuple] = {}  # an interim's inputs -> its (boundary, decided pairs)
         self._levels: dict[str, tuple[tuple, LevelDecisions]] = {}  # level -> (its scores, its decisions)
 
     # ---- the analysis --------------------------------------------------------------------------------------
@@ -216,11 +220,8 @@ class SequentialSeeds:
                 cell = scores[(arch, level)]
                 values[arch] = [float(cell[seed]) for seed in range(need)]  # type: ignore[arg-type]
             undecided = [pair for pair in pairs if pair not in decided]
-            key = (level, stage, tuple((a, tuple(values[a])) for a in active))
-            if key not in self._memo:  # the same seeds always give the same decisions (seeded permutations)
-                seed = c.seed + zlib.crc32(f"{level}/{stage}".encode())
-                self._memo[key] = interim_test(values, undecided, c.permutations, c.alpha / c.max_stages, seed)
-            boundary, tested = self._memo[key]
+            seed = c.seed + zlib.crc32(f"{level}/{stage}".encode())  # the same seeds: the same decisions
+            boundary, tested = interim_test(values, undecided, c.permutations, c.alpha / c.max_stages, seed)
             newly = [pair for pair, (decision, _) in tested.items() if decision != "continue"]
             decided.update({pair: (tested[pair][0], stage) for pair in newly})
             p_values.update({pair: p_value for pair, (_, p_value) in tested.items()})

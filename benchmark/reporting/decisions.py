@@ -29,9 +29,9 @@ def _num(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
 
 
-def _rule(method: str) -> str:
-    """How a pair was decided: ledgers written before the tests per interim hold the package's statistic."""
-    if "per interim" in method:
+def _rule(holm: bool) -> str:
+    """How a pair was decided: by Holm's steps, or (older ledgers) by the package's boundary."""
+    if holm:
         return (
             "At each interim every undecided pair gets a permutation p-value of |mean a - mean b| (the statistic) "
             "over its seeds so far; with m pairs undecided, the smallest p-value must reach alpha / K / m, the next "
@@ -54,6 +54,7 @@ def _p(value: object) -> str:
 def adaptive_section(record: Mapping[str, Any]) -> Section:
     """Per level: its status, every comparison with its decision and the interim that made it, seeds per cell."""
     cap = record["seeds_per_stage"] * record["max_stages"]
+    holm = "per interim" in record["method"]  # ledgers before 2026-11-29 hold the adastop package's statistic
     blocks: list = [
         Paragraph(
             f"Seeds were added adaptively (`--adaptive`): {record['method']}. Every cell started with "
@@ -62,11 +63,10 @@ def adaptive_section(record: Mapping[str, Any]) -> Section:
             f"declaring any difference that is not there is at most {record['alpha']} (family-wise, over all "
             f"pairs and interims), on {record['metric'].replace('_', ' ')} averaged over the level's evaluations. "
             "A decided pair is a reliable difference; 'no difference found' at the cap is not proof of equality: "
-            f"the difference, if any, is smaller than these seeds can show. {_rule(record['method'])}"
+            f"the difference, if any, is smaller than these seeds can show. {_rule(holm)}"
         )
     ]
     seeds_rows = []
-    holm = "per interim" in record["method"]
     for level, lv in record["levels"].items():
         boundary = {i["stage"]: i.get("boundary") for i in lv.get("interims", [])}
         rows = [
