@@ -140,6 +140,14 @@ def test_each_interim_is_shown_as_it_is_decided(tmp_path, capsys):
     assert "decision controller: level_1_basic: cap reached after 2 interim(s)" in out
 
 
+def test_the_controller_says_when_the_first_interim_cannot_decide(tmp_path, capsys):
+    run_experiment(options(tmp_path, seeds_per_level=3, max_seeds=12, dry_run=True), "r", backend=FakeBackend(),
+                   console=Console(), live=False)  # fmt: skip
+    out = " ".join(capsys.readouterr().out.split())
+    assert "3 seeds per interim give p-values of at least 2/20, above alpha/K/pairs = 0.00417" in out
+    assert "the first interim cannot decide (--seeds-per-level 6 can)" in out
+
+
 def test_adaptive_usage_errors(tmp_path):
     with pytest.raises(UsageError, match="at least two"):
         run_experiment(options(tmp_path, architectures="fast"), "r", backend=FakeBackend(), live=False)
@@ -256,6 +264,7 @@ def test_the_report_explains_the_decisions(finished):
     assert "| fast < puffer | worse | 1 |" in section
     assert "| fast = fast_lstm_reset | no difference found (seed cap) |" in section
     assert "| level_1_basic | 18 | 18 | 6 | 42 |" in section
+    assert "| statistic | p-value | mean a | mean b |" in section and "Holm's step-down" in section
     assert "42 of 42 grid cells scored" in report  # seeds never asked for are not holes
 
 
