@@ -66,6 +66,13 @@ def run(
     alpha: Annotated[
         float | None, typer.Option(help="--adaptive: family-wise error over a level's comparisons (default 0.05)")
     ] = None,
+    futility: Annotated[
+        float | None,
+        typer.Option(
+            help="--adaptive: stop adding seeds to a pair whose chance of a decision by the cap, if the difference "
+            "seen so far is the true one, is below this (default 0.2; 0: never)"
+        ),
+    ] = None,
     interim_evals: Annotated[
         str | None,
         typer.Option(
@@ -166,6 +173,7 @@ def run(
             "adaptive": adaptive,
             "max_seeds": max_seeds,
             "alpha": alpha,
+            "futility": futility,
             "interim_evals": interim_evals,
             "screen": screen,
             "screen_rungs": screen_rungs,

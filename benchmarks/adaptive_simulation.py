@@ -3,8 +3,9 @@
 Each simulated experiment compares 4 architectures on one level. Every architecture's seed scores come from a
 known distribution: a normal spread around its true mean, and with probability `--outliers` a collapsed run
 that scores at the random level (RL seeds do fail). The experiment runs through the real controller core: the
-plan, the ledger, the scheduler growing its job graph from the adaptive policy (AdaStop, the `adastop`
-package), on the in-process fake backend whose evaluation jobs report those scores. Scenarios:
+plan, the ledger, the scheduler growing its job graph from the adaptive policy (permutation tests, Holm per
+interim, futile pairs stopped: orchestration/sequential.py), on the in-process fake backend whose evaluation jobs
+report those scores. Scenarios:
 
   null        all four equal: every decision is an error
   null-clean  the same without collapsed seeds (normal scores only)
@@ -16,10 +17,12 @@ package), on the in-process fake backend whose evaluation jobs report those scor
 Printed per scenario: the family-wise error rate (experiments with any wrong decision: a difference declared
 between equal architectures, or the wrong sign), the power (different pairs decided with the right sign), the
 runs the adaptive mode used, and the smallest fixed grid (N seeds per cell, one test at the end with the same
-alpha: AdaStop with one interim) whose power reaches the adaptive power on the same seed scores, with its runs.
+alpha: the controller's test with one interim) whose power reaches the adaptive power on the same seed scores,
+with its runs.
 
-    python benchmarks/adaptive_simulation.py [--experiments 200] [--seeds-per-interim 5] [--max-seeds 20]
-                                             [--alpha 0.05] [--permutations 2000] [--scenarios null,ladder]
+    python benchmarks/adaptive_simulation.py [--experiments 200] [--seeds-per-interim 7] [--max-seeds 28]
+                                             [--alpha 0.05] [--futility 0.2] [--permutations 2000]
+                                             [--fixed-max 56] [--scenarios null,ladder]
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from simulated import run_simulated  # noqa: E402
 
 from benchmark.orchestration.growth import adaptive_source  # noqa: E402
 from benchmark.orchestration.options import ExperimentOptions  # noqa: E402
-from benchmark.orchestration.sequential import interim_test  # noqa: E402
+from benchmark.orchestration.sequential import SequentialConfig, interim_test  # noqa: E402
 
 LEVEL = "sim_level"
 RANDOM_LEVEL = 1.0  # a collapsed run scores like the random policy (1x random reward)
@@ -102,6 +105,7 @@ def adaptive_experiment(scores: dict[str, np.ndarray], args, scratch: Path) -> t
         seeds_per_level=args.seeds_per_interim,
         max_seeds=args.max_seeds,
         alpha=args.alpha,
+        futility=args.futility,
         architectures=archs,
         levels=[LEVEL],
         output_dir=scratch,
@@ -146,18 +150,21 @@ def wilson_high(errors: int, n: int, z: float = 1.96) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=200, help="simulated experiments per scenario")
-    parser.add_argument("--seeds-per-interim", type=int, default=5)
-    parser.add_argument("--max-seeds", type=int, default=20)
+    parser.add_argument("--seeds-per-interim", type=int, default=7, help="7: 4 architectures' first interim decides")
+    parser.add_argument("--max-seeds", type=int, default=28)
     parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument(
+        "--futility", type=float, default=SequentialConfig.futility, help="conditional power below which a pair stops"
+    )
     parser.add_argument("--permutations", type=int, default=2000, help="AdaStop's B (the controller uses 10,000)")
     parser.add_argument("--outliers", type=float, default=0.05, help="chance that a seed's run collapsed")
     parser.add_argument(
-        "--fixed-max", type=int, default=None, help="the largest fixed grid tried, seeds per cell (default --max-seeds)"
+        "--fixed-max", type=int, default=None, help="the largest fixed grid tried, seeds per cell (2 x --max-seeds)"
     )
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--out", type=Path, default=None, help="also write the table (markdown) here")
     args = parser.parse_args()
-    args.fixed_max = args.fixed_max or args.max_seeds
+    args.fixed_max = args.fixed_max or 2 * args.max_seeds
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     bad = [s for s in names if s not in SCENARIOS]
     if bad:
@@ -209,7 +216,8 @@ def main() -> int:
 
     lines = [
         f"{args.experiments} simulated experiments per scenario; 4 architectures; {args.seeds_per_interim} seeds per "
-        f"interim, cap {args.max_seeds}; alpha {args.alpha}; B {args.permutations}; collapsed runs {args.outliers:.0%}",
+        f"interim, cap {args.max_seeds}; alpha {args.alpha}; futility {args.futility}; B {args.permutations}; "
+        f"collapsed runs {args.outliers:.0%}",
         "",
         "| scenario | FWER (95% upper) | adaptive power | adaptive runs / experiment | fixed grid for that power | "
         "fixed runs | adaptive / fixed |",

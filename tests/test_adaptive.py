@@ -57,6 +57,7 @@ def options(tmp_path: Path, **extra):
         adaptive=True,
         seeds_per_level=6,
         max_seeds=18,
+        futility=0.0,  # Holm alone; the futility stop has its own test
         architectures=",".join(ARCHS),
         levels=LEVEL,
         output_dir=tmp_path,
@@ -110,7 +111,7 @@ def test_a_clear_comparison_ends_at_the_first_interim_and_a_close_one_gets_more_
 def test_the_decisions_replay_from_the_ledger(finished):
     tmp, _, _ = finished
     led = ledger(tmp)
-    config = SequentialConfig(seeds_per_stage=6, max_stages=3, alpha=0.05)
+    config = SequentialConfig(seeds_per_stage=6, max_stages=3, alpha=0.05, futility=0.0)
     again = SequentialSeeds(ARCHS, [LEVEL], config).analyse(led)
     assert again.model_dump() == led.adaptive.model_dump()
 
@@ -141,11 +142,69 @@ def test_each_interim_is_shown_as_it_is_decided(tmp_path, capsys):
 
 
 def test_the_controller_says_when_the_first_interim_cannot_decide(tmp_path, capsys):
-    run_experiment(options(tmp_path, seeds_per_level=3, max_seeds=12, dry_run=True), "r", backend=FakeBackend(),
-                   console=Console(), live=False)  # fmt: skip
+    opts = options(tmp_path, seeds_per_level=3, max_seeds=12, dry_run=True, probe=False)
+    run_experiment(opts, "r", backend=FakeBackend(), console=Console(), live=False)
     out = " ".join(capsys.readouterr().out.split())
-    assert "3 seeds per interim give p-values of at least 2/20, above alpha/K/pairs = 0.00417" in out
-    assert "the first interim cannot decide (--seeds-per-level 6 can)" in out
+    assert "3 seeds per interim give p-values of at least 2/20: the first 1 interim(s) cannot decide" in out
+    assert "(they only stop futile pairs; --seeds-per-level 6 lets the first decide)" in out
+
+
+def test_a_pair_that_cannot_be_decided_by_the_cap_stops_early(tmp_path):
+    """fast and fast_lstm_reset are the same distribution: with the default futility (0.2) their pair stops at the
+    first interim instead of running both to the cap (18 runs instead of 42), and the ledger and report say so."""
+    assert run(tmp_path, futility=None) == 0
+    led = ledger(tmp_path)
+    assert led.config["futility"] == 0.2 and led.adaptive.futility == 0.2
+    level = led.adaptive.levels[LEVEL]
+    close = {(c.a, c.b): c for c in level.comparisons}[("fast", "fast_lstm_reset")]
+    assert close.decision == "futile" and close.stage == 0 and close.conditional_power < 0.2
+    assert level.seeds == {"fast": 6, "fast_lstm_reset": 6, "puffer": 6} and level.status == "decided"
+    assert level.interims[0].futile == ["fast vs fast_lstm_reset"] and level.interims[0].level == 0.05 / 3
+    assert len(led.runs) == 18
+    section = (tmp_path / "ad" / "report" / "report.md").read_text().split("## Adaptive decisions", 1)[1]
+    assert "| fast ~ fast_lstm_reset | no difference expected by the cap: stopped early | 1 |" in section
+    assert "conditional power" in section
+    with pytest.raises(UsageError, match="--futility 0.2, not 0.3"):  # resuming keeps the rule
+        options(tmp_path, futility=0.3)
+
+
+def test_futility_is_judged_only_where_the_seeds_could_decide():
+    """4 equal architectures, 5 seeds per interim: the first interim cannot decide (2/252 > alpha / 3 / 6), so it
+    stops nothing either; the second (10 seeds each) stops the pairs that cannot be decided by the cap."""
+    archs = ["a", "b", "c", "d"]
+    rng = np.random.default_rng(1)
+    scores = {(arch, LEVEL): dict(enumerate(rng.normal(3.0, 0.2, 20))) for arch in archs}
+    record = SequentialSeeds(archs, [LEVEL], SequentialConfig(5, 4, 0.05))._level(LEVEL, scores)
+    first, second = record.interims[0], record.interims[1]
+    assert first.level == 0.0 and first.futile == [] and second.seeds == dict.fromkeys(archs, 10)
+    assert second.level == pytest.approx(0.05 / 3) and second.futile
+    futile = [c for c in record.comparisons if c.decision == "futile"]
+    assert all(c.stage >= 1 and c.conditional_power < 0.2 for c in futile)
+    assert not any(c.decision in ("larger", "smaller") for c in record.comparisons)
+
+
+def test_conditional_power_projects_the_trend_seen_so_far():
+    from statistics import NormalDist
+
+    from benchmark.orchestration.sequential import conditional_power
+
+    x, y = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 1.0, 2.0, 3.0])  # difference 1, pooled sd 1.29
+    z = 1 / np.sqrt(np.var(x, ddof=1) * (1 / 4 + 1 / 4))
+    info = 4 / 16  # 4 of a cap of 16 seeds each
+    expected = NormalDist().cdf((z / np.sqrt(info) - NormalDist().inv_cdf(1 - 0.01 / 2)) / np.sqrt(1 - info))
+    assert conditional_power(x, y, 16, 0.01) == pytest.approx(expected) and 0.2 < expected < 0.5
+    assert conditional_power(x + 3, y, 16, 0.01) > 0.99  # a clear difference: more seeds will decide it
+    assert conditional_power(x, x[::-1], 16, 0.01) < 0.01  # no difference seen: none expected
+    assert conditional_power(x, y, 4, 0.01) == 0.0  # at the cap already
+
+
+def test_alpha_goes_only_to_interims_whose_seeds_can_decide():
+    # 4 architectures (6 pairs): 5 vs 5 seeds give p >= 2/252 = 0.0079 > 0.05 / 4 / 6, and > 0.05 / 3 / 6 still
+    assert SequentialConfig(5, 4, 0.05).interim_levels(4) == (0.0, 0.05 / 3, 0.05 / 3, 0.05 / 3)
+    assert SequentialConfig(7, 4, 0.05).interim_levels(4) == (0.0125,) * 4  # 2/3432 = 0.00058 <= 0.0125 / 6
+    assert SequentialConfig(2, 2, 0.05).interim_levels(3) == (0.025, 0.025)  # none can: spent evenly, said so
+    assert SequentialConfig(2, 2, 0.05).first_deciding_interim(3) is None
+    assert SequentialConfig(5, 4, 0.05).seeds_to_decide_first(4) == 7
 
 
 def test_adaptive_usage_errors(tmp_path):
@@ -167,10 +226,9 @@ def test_a_resumed_adaptive_experiment_keeps_its_test(finished):
 
 def test_the_first_interim_can_decide_only_with_enough_seeds():
     # n vs n seeds: two-sided p-values of at least 2 / C(2n, n); Holm's first step: alpha / K / pairs
-    assert not SequentialConfig(seeds_per_stage=5, max_stages=4, alpha=0.05).first_interim_can_decide(3)  # 0.0079
-    assert SequentialConfig(seeds_per_stage=6, max_stages=4, alpha=0.05).first_interim_can_decide(3)  # 0.0022
-    assert SequentialConfig(seeds_per_stage=5, max_stages=2, alpha=0.05).first_interim_can_decide(3)  # vs 0.0083
-    assert SequentialConfig(seeds_per_stage=5, max_stages=4, alpha=0.05).seeds_to_decide_first(4) == 7
+    assert SequentialConfig(seeds_per_stage=5, max_stages=4, alpha=0.05).first_deciding_interim(3) == 1  # 0.0079
+    assert SequentialConfig(seeds_per_stage=6, max_stages=4, alpha=0.05).first_deciding_interim(3) == 0  # 0.0022
+    assert SequentialConfig(seeds_per_stage=5, max_stages=2, alpha=0.05).first_deciding_interim(3) == 0  # vs 0.0083
 
 
 def test_why_not_the_package_its_boundary_is_one_sided_for_a_two_sided_statistic():
@@ -241,6 +299,11 @@ def test_an_interim_decides_clear_pairs_by_holm_and_leaves_the_rest(monkeypatch)
     assert holm(0.04, 0.001, 0.02) == (None, ["ab", "ac", "bc"])
     assert holm(0.04, 0.001, 0.03) == (0.025, ["ac"])  # 0.03 > 0.05 / 2 stops it: 0.04 is not tried
     assert holm(0.06, 0.02, 0.001) == (0.05, ["ac", "bc"])
+    # a futile pair stays in the family with p = 1: the last tested pair's step is alpha / 2, not alpha
+    given = iter((0.04, 0.001, 0.03))
+    monkeypatch.setattr(sequential, "pair_p_value", lambda *_: next(given))
+    threshold, tested = interim_test(values, pairs, 10, 0.05, seed=0, untested=1)
+    assert threshold == 0.05 / 3 and [p for p, (d, _) in tested.items() if d != "continue"] == [("a", "c")]
 
 
 def test_a_failed_run_blocks_its_level_with_a_reason(tmp_path):
@@ -280,3 +343,20 @@ def test_the_early_accept_probe_runs_the_package_on_the_simulations_scenarios(mo
     rows = [line.split(" | ") for line in capsys.readouterr().out.splitlines() if line.startswith("| 0")]
     assert [r[0] for r in rows] == ["| 0.0", "| 0.5"]
     assert all(5 * 4 <= float(r[4].rstrip(" |")) <= 20 * 4 for r in rows)  # runs: 5 to 20 seeds per arm
+
+
+def test_the_simulation_benchmark_prints_both_figures(monkeypatch, capsys, tmp_path):
+    import sys
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import adaptive_simulation
+
+    argv = ["--experiments", "2", "--scenarios", "null-clean,one-clear", "--permutations", "100", "--out"]
+    monkeypatch.setattr(sys, "argv", ["adaptive_simulation.py", *argv, str(tmp_path / "sim.md")])
+    adaptive_simulation.main()
+    table = (tmp_path / "sim.md").read_text()
+    assert "futility 0.2" in table and "| null-clean | 0.000 (" in table
+    assert "family-wise error: worst scenario" in table and "adaptive / fixed" in table
+    one_clear = next(line for line in table.splitlines() if line.startswith("| one-clear"))
+    runs = float(one_clear.split(" | ")[3])
+    assert 4 * 7 <= runs <= 4 * 28  # between the first interim and the cap

@@ -121,15 +121,18 @@ def run_experiment(
         n, cap = options.seeds_per_level, options.interims * options.seeds_per_level
         console.print(
             f"adaptive: {n} seeds per cell to start, {n} more per interim while a comparison on its level is "
-            f"undecided, at most {cap} (permutation tests, Holm, family-wise error {options.alpha} per level)",
+            f"undecided, at most {cap} (permutation tests, Holm, family-wise error {options.alpha} per level; a pair "
+            f"whose conditional power at the cap is below {options.futility} stops)",
             highlight=False,
         )
         policy = sequential_policy(options, archs, levels)
-        if not policy.config.first_interim_can_decide(len(archs)):
+        first = policy.config.first_deciding_interim(len(archs))
+        if first != 0:
+            cannot = "no interim" if first is None else f"the first {first} interim(s)"
             console.print(
-                f"note: {n} seeds per interim give p-values of at least 2/{math.comb(2 * n, n)}, above "
-                f"alpha/K/pairs = {policy.config.first_holm_level(len(archs)):.5f}: the first interim cannot decide "
-                f"(--seeds-per-level {policy.config.seeds_to_decide_first(len(archs))} can)",
+                f"note: {n} seeds per interim give p-values of at least 2/{math.comb(2 * n, n)}: {cannot} cannot "
+                f"decide a pair of {len(archs)} architectures (they only stop futile pairs; --seeds-per-level "
+                f"{policy.config.seeds_to_decide_first(len(archs))} lets the first decide)",
                 highlight=False,
             )
         if existing is not None:

@@ -101,6 +101,7 @@ def sequential_policy(
         max_stages=options.interims,
         alpha=options.alpha,
         permutations=permutations,
+        futility=options.futility,
     )
     return SequentialSeeds(archs, levels, config)
 

@@ -183,9 +183,10 @@ class Comparison(_Model):
 
     a: str
     b: str
-    decision: Literal["larger", "smaller", "equal", "continue"] = Field(
+    decision: Literal["larger", "smaller", "equal", "futile", "continue"] = Field(
         description="a vs b: larger/smaller (a difference, family-wise error controlled), equal (none found by "
-        "the seed cap), continue (undecided yet)"
+        "the seed cap), futile (stopped early: its conditional power at the cap was below the futility level), "
+        "continue (undecided yet)"
     )
     stage: int | None = Field(None, description="the interim (0-based) that decided it")
     statistic: float = Field(
@@ -194,6 +195,9 @@ class Comparison(_Model):
     mean_a: float
     mean_b: float
     p_value: float | None = Field(None, description="its permutation p-value at that interim (None: older ledgers)")
+    conditional_power: float | None = Field(
+        None, description="the chance, under the difference seen so far, of a decision by the cap (last computed)"
+    )
 
 
 class Interim(_Model):
@@ -204,6 +208,8 @@ class Interim(_Model):
         "boundary on its statistic (None: infinite)"
     )
     decided: list[str] = Field(default_factory=list, description="'a vs b' pairs decided at this interim")
+    level: float | None = Field(None, description="the share of alpha this interim spent (0: its seeds cannot decide)")
+    futile: list[str] = Field(default_factory=list, description="'a vs b' pairs stopped for futility at this interim")
 
 
 class LevelDecisions(_Model):
@@ -222,6 +228,7 @@ class AdaptiveRecord(_Model):
     seeds_per_stage: int
     max_stages: int
     permutations: int
+    futility: float | None = Field(None, description="conditional power below which a pair stops (None: older)")
     levels: dict[str, LevelDecisions] = Field(default_factory=dict)
 
 

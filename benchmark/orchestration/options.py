@@ -43,6 +43,9 @@ class ExperimentOptions(BaseModel):
         None, ge=2, description="--adaptive: seeds per cell at most (default 4 x --seeds-per-level)"
     )
     alpha: float = Field(0.05, gt=0, lt=1, description="--adaptive: family-wise error over a level's comparisons")
+    futility: float = Field(
+        0.2, ge=0, lt=1, description="--adaptive: a pair whose conditional power at the cap is below this stops"
+    )
     interim_evals: list[int] = Field(
         default_factory=list,
         description="evaluate each run's checkpoint at these percentages of its budget too (fewer episodes)",

@@ -24,6 +24,7 @@ BUDGET_KEYS = (
     "adaptive",
     "max_seeds",
     "alpha",
+    "futility",
     "screen",
     "screen_rungs",
     "interim_evals",

@@ -1,12 +1,12 @@
 """The adaptive policy of `--adaptive`: the seeds each (architecture, level) cell needs, decided by tests per interim.
 
-Every pair of architectures on a level is compared at each interim k by a permutation test on the first (k+1) x n
-seeds of every architecture still in an undecided pair (the `adastop` package's test, after AdaStop, Mathieu et
-al. 2023), step-down over the undecided pairs at family-wise level alpha / K: over the K interims (Bonferroni)
-the probability of declaring any difference that is not there is at most `alpha`. A pair is decided
-("larger"/"smaller") when its statistic crosses the boundary; after K interims what is left is "equal" (no
-difference found at the cap). Only architectures in undecided pairs get n more seeds. Why not the package's own
-group-sequential mode: `interim_test`.
+At each interim k every undecided pair of architectures on a level gets an exact permutation p-value on all its
+seeds so far, and Holm's step-down over the pairs runs at that interim's share of `alpha`: the interims that can
+decide at all share it equally (Bonferroni over interims), so the probability of declaring any difference that is
+not there is at most `alpha`. A pair is decided ("larger"/"smaller") when Holm rejects it; a pair whose
+conditional power at the seed cap is below `futility` stops asking for seeds ("futile": no difference expected
+by the cap); after K interims what is left is "equal" (no difference found at the cap). Only architectures in a
+pair still open get n more seeds. Why not the `adastop` package: `interim_test`.
 
 The policy holds no state that matters: `analyse(ledger)` replays every interim from the ledger's finished
 evaluations in seed order, so a controller killed mid-experiment and started again reaches the same decisions
@@ -21,6 +21,7 @@ import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -47,32 +48,50 @@ class SequentialConfig:
     permutations: int = 10_000  # B
     metric: str = "reward_per_agent"  # mean over the level's evaluations (basic, combat)
     seed: int = 0
+    # a pair whose conditional power at the cap is below this stops asking for seeds (0: never); measured in
+    # benchmarks/adaptive_simulation.py (docs/adaptive.md)
+    futility: float = 0.2
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise ValueError(f"metric {self.metric!r}: valid are {', '.join(METRICS)}")
         if self.seeds_per_stage < 2 or self.max_stages < 1 or not 0 < self.alpha < 1 or self.permutations < 10:
             raise ValueError("seeds_per_stage >= 2, max_stages >= 1, 0 < alpha < 1 and permutations >= 10")
+        if not 0 <= self.futility < 1:
+            raise ValueError(f"futility {self.futility}: a conditional power in [0, 1)")
 
     @property
     def max_seeds(self) -> int:
         return self.seeds_per_stage * self.max_stages
 
-    def first_holm_level(self, architectures: int) -> float:
-        """The p-value Holm's first step asks for at an interim where every pair is undecided: alpha / K / pairs."""
-        return self.alpha / self.max_stages / max(1, architectures * (architectures - 1) // 2)
+    def first_deciding_interim(self, architectures: int) -> int | None:
+        """The first interim (0-based) that can decide with alpha shared equally from it on; None: none can.
 
-    def can_decide(self, n: int, architectures: int) -> bool:
-        """Whether an interim of n seeds per architecture can decide a pair at all: n vs n seeds have two-sided
-        permutation p-values no smaller than 2 / C(2n, n)."""
-        return architectures < 2 or 2 / math.comb(2 * n, n) <= self.first_holm_level(architectures)
+        n vs n seeds give two-sided permutation p-values of at least 2 / C(2n, n): an interim whose seeds cannot
+        reach Holm's first step (its share / pairs) would spend its share for nothing."""
+        pairs, n, k_max = max(1, architectures * (architectures - 1) // 2), self.seeds_per_stage, self.max_stages
+        for first in range(k_max):
+            seeds = (first + 1) * n
+            if architectures < 2 or 2 / math.comb(2 * seeds, seeds) <= self.alpha / (k_max - first) / pairs:
+                return first
+        return None
 
-    def first_interim_can_decide(self, architectures: int) -> bool:
-        return self.can_decide(self.seeds_per_stage, architectures)
+    def interim_levels(self, architectures: int) -> tuple[float, ...]:
+        """The family-wise level each interim spends: alpha shared equally by the interims from the first that can
+        decide; the earlier ones only stop futile pairs. Fixed by the design, never by the data, so the Bonferroni
+        bound over interims holds."""
+        first = self.first_deciding_interim(architectures)
+        if first is None:
+            return (self.alpha / self.max_stages,) * self.max_stages  # nothing can be decided: say so, spend evenly
+        return (0.0,) * first + (self.alpha / (self.max_stages - first),) * (self.max_stages - first)
 
     def seeds_to_decide_first(self, architectures: int) -> int:
         """The fewest seeds per interim whose first interim can decide."""
-        return next(n for n in range(2, 64) if self.can_decide(n, architectures))
+        return next(
+            n
+            for n in range(2, 64)
+            if SequentialConfig(n, self.max_stages, self.alpha).first_deciding_interim(architectures) == 0
+        )
 
 
 EXACT_SPLITS = 20_000  # up to this many splits of a pair's seeds a p-value enumerates them all (10 vs 10: 184,756)
@@ -106,12 +125,18 @@ def pair_p_value(x: np.ndarray, y: np.ndarray, permutations: int, rng: np.random
 
 
 def interim_test(
-    values: Mapping[str, Sequence[float]], pairs: Sequence[tuple[str, str]], permutations: int, level: float, seed: int
+    values: Mapping[str, Sequence[float]],
+    pairs: Sequence[tuple[str, str]],
+    permutations: int,
+    level: float,
+    seed: int,
+    untested: int = 0,
 ) -> tuple[float | None, dict[tuple[str, str], tuple[str, float]]]:
     """One interim: a permutation p-value per pair on every seed so far, Holm's step-down over the pairs at
-    family-wise level `level`. Returns (the p-value the first pair left undecided had to reach, or None when every
-    pair was decided; pair -> (decision, p-value) for every pair tested, decision "larger", "smaller" or
-    "continue").
+    family-wise level `level`, with `untested` more pairs in the family that are never rejected (futile pairs:
+    p = 1, so stopping a pair for futility never makes the others easier to decide). Returns (the p-value the
+    first pair left undecided had to reach, or None when every pair was decided; pair -> (decision, p-value) for
+    every pair tested, decision "larger", "smaller" or "continue").
 
     Holm keeps the family-wise error within `level` whatever the dependence between pairs, and each pair's
     p-value is exact (or Monte Carlo with the observed split counted). Why not the `adastop` package, measured in
@@ -128,12 +153,31 @@ def interim_test(
     out: dict[tuple[str, str], tuple[str, float]] = {pair: ("continue", pv) for pair, (pv, _) in tested.items()}
     order = sorted(tested, key=lambda pair: tested[pair][0])
     for rank, pair in enumerate(order):
-        threshold = level / (len(order) - rank)
+        threshold = level / (len(order) + untested - rank)
         p_value, diff = tested[pair]
         if p_value > threshold:
             return threshold, out
         out[pair] = ("larger" if diff > 0 else "smaller", p_value)
     return None, out
+
+
+def conditional_power(x: np.ndarray, y: np.ndarray, cap: int, level: float) -> float:
+    """The chance that the pair is decided by `cap` seeds each if the difference seen so far is the true one: the
+    B-value projection under the current trend (Lan and Wittes 1988), normal approximation of the mean
+    difference, two-sided at `level`. Low: more seeds would very likely end at "no difference found" anyway."""
+    na, nb = len(x), len(y)
+    if min(na, nb) < 2:
+        return 1.0
+    var = ((na - 1) * x.var(ddof=1) + (nb - 1) * y.var(ddof=1)) / (na + nb - 2)
+    diff = abs(float(x.mean() - y.mean()))
+    info = 2 / cap / (1 / na + 1 / nb)  # the information so far, as a fraction of the cap's
+    if info >= 1:
+        return 0.0  # at the cap already: nothing more to gain
+    if var <= 0:
+        return 1.0 if diff > 0 else 0.0
+    z = diff / math.sqrt(var * (1 / na + 1 / nb))
+    normal = NormalDist()
+    return normal.cdf((z / math.sqrt(info) - normal.inv_cdf(1 - level / 2)) / math.sqrt(1 - info))
 
 
 def run_score(run: RunRecord, metric: str) -> float | None:
@@ -180,12 +224,14 @@ class SequentialSeeds:
                 scores.setdefault(key, {})[run.seed] = why
         return AdaptiveRecord(
             method="an exact permutation test per pair at each interim, Holm's step-down over the undecided pairs at "
-            "alpha / K per interim (Bonferroni over interims)",
+            "the interim's share of alpha (Bonferroni over the interims that can decide), futile pairs stopped by "
+            "conditional power",
             metric=c.metric,
             alpha=c.alpha,
             seeds_per_stage=c.seeds_per_stage,
             max_stages=c.max_stages,
             permutations=c.permutations,
+            futility=c.futility,
             levels={level: self._cached_level(level, scores) for level in self.levels},
         )
 
@@ -200,8 +246,10 @@ class SequentialSeeds:
         c, archs, n = self.config, self.architectures, self.config.seeds_per_stage
         record = LevelDecisions(status=DECIDING, seeds={a: n for a in archs})
         pairs = [(a, b) for i, a in enumerate(archs) for b in archs[i + 1 :]]
-        decided: dict[tuple[str, str], tuple[str, int]] = {}  # pair -> (larger / smaller, interim)
+        levels = c.interim_levels(len(archs))
+        decided: dict[tuple[str, str], tuple[str, int]] = {}  # pair -> (larger / smaller / futile, interim)
         p_values: dict[tuple[str, str], float] = {}  # pair -> its p-value at the last interim that tested it
+        power: dict[tuple[str, str], float] = {}  # futile pair -> its conditional power when it stopped
         active = list(archs)
         values: dict[str, list[float]] = {a: [] for a in archs}
         for stage in range(c.max_stages):
@@ -220,22 +268,35 @@ class SequentialSeeds:
                 cell = scores[(arch, level)]
                 values[arch] = [float(cell[seed]) for seed in range(need)]  # type: ignore[arg-type]
             undecided = [pair for pair in pairs if pair not in decided]
+            futile = sum(1 for d, _ in decided.values() if d == "futile")
             seed = c.seed + zlib.crc32(f"{level}/{stage}".encode())  # the same seeds: the same decisions
-            boundary, tested = interim_test(values, undecided, c.permutations, c.alpha / c.max_stages, seed)
+            boundary, tested = interim_test(values, undecided, c.permutations, levels[stage], seed, untested=futile)
             newly = [pair for pair, (decision, _) in tested.items() if decision != "continue"]
             decided.update({pair: (tested[pair][0], stage) for pair in newly})
             p_values.update({pair: p_value for pair, (_, p_value) in tested.items()})
+            last = stage == c.max_stages - 1
+            stopped = []
+            # futility is judged where the seeds could decide: fewer are too noisy to call a pair hopeless
+            judged = not last and c.futility > 0 and levels[stage] > 0
+            for pair in [p for p in undecided if p not in decided] if judged else []:
+                x, y = (np.asarray(values[arch]) for arch in pair)
+                power[pair] = conditional_power(x, y, c.max_seeds, levels[-1])
+                if power[pair] < c.futility:
+                    decided[pair] = ("futile", stage)
+                    stopped.append(pair)
             record.interims.append(
                 Interim(
                     stage=stage,
                     seeds={a: len(values[a]) for a in archs},
+                    level=levels[stage],
                     boundary=boundary,
                     decided=[f"{a} vs {b}" for a, b in newly],
+                    futile=[f"{a} vs {b}" for a, b in stopped],
                 )
             )
-            last = stage == c.max_stages - 1
             record.comparisons = [
-                self._comparison(pair, decided, values, stage, last, p_values.get(pair)) for pair in pairs
+                self._comparison(pair, decided, values, stage, last, p_values.get(pair), power.get(pair))
+                for pair in pairs
             ]
             still = [pair for pair in pairs if pair not in decided]
             if not still or last:
@@ -252,8 +313,9 @@ class SequentialSeeds:
         stage: int,
         last: bool,
         p_value: float | None,
+        power: float | None,
     ) -> Comparison:
-        """A pair as it stands after interim `stage`; a decided pair keeps the means it was decided on."""
+        """A pair as it stands after interim `stage`; a decided (or futile) pair keeps the means it ended on."""
         a, b = pair
         decision, when = decided.get(pair, ("equal" if last else "continue", stage))
         n = (when + 1) * self.config.seeds_per_stage
@@ -267,6 +329,7 @@ class SequentialSeeds:
             mean_a=mean_a,
             mean_b=mean_b,
             p_value=p_value,
+            conditional_power=power,
         )
 
     # ---- what to run ---------------------------------------------------------------------------------------
@@ -276,14 +339,17 @@ class SequentialSeeds:
         return {(arch, level): count for level, lv in record.levels.items() for arch, count in lv.seeds.items()}
 
 
-SIGN = {"larger": ">", "smaller": "<", "equal": "=", "continue": "?"}
+SIGN = {"larger": ">", "smaller": "<", "equal": "=", "futile": "~", "continue": "?"}
 
 
 def describe_comparison(cmp: Comparison) -> str:
     """`fast < puffer (interim 1)`: interims counted from 1 for people."""
-    when = {"continue": "undecided", "equal": "no difference found by the seed cap"}.get(
-        cmp.decision, f"interim {(cmp.stage or 0) + 1}"
-    )
+    stage = f"interim {(cmp.stage or 0) + 1}"
+    when = {
+        "continue": "undecided",
+        "equal": "no difference found by the seed cap",
+        "futile": f"no difference expected by the cap, stopped at {stage}",
+    }.get(cmp.decision, stage)
     return f"{cmp.a} {SIGN[cmp.decision]} {cmp.b} ({when})"
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from benchmark.reporting.markup import Paragraph, Section, Table
 
 TITLE = "Adaptive decisions"
-SIGN = {"larger": ">", "smaller": "<", "equal": "=", "continue": "?"}
+SIGN = {"larger": ">", "smaller": "<", "equal": "=", "futile": "~", "continue": "?"}
 
 
 def _decision(cmp: Mapping[str, Any]) -> str:
@@ -21,6 +21,7 @@ def _decision(cmp: Mapping[str, Any]) -> str:
         "larger": "better",
         "smaller": "worse",
         "equal": "no difference found (seed cap)",
+        "futile": "no difference expected by the cap: stopped early",
         "continue": "undecided",
     }[cmp["decision"]]
 
@@ -29,13 +30,22 @@ def _num(value: object) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
 
 
-def _rule(holm: bool) -> str:
+def _rule(holm: bool, futility: float | None) -> str:
     """How a pair was decided: by Holm's steps, or (older ledgers) by the package's boundary."""
     if holm:
+        stop = (
+            ""
+            if not futility
+            else f" A pair whose conditional power (the chance of a decision by the cap if the difference seen so far "
+            f"is the true one) fell below {futility} stopped asking for seeds ('no difference expected'); it stays "
+            "in Holm's count, so stopping it never makes another pair easier to decide."
+        )
         return (
             "At each interim every undecided pair gets a permutation p-value of |mean a - mean b| (the statistic) "
-            "over its seeds so far; with m pairs undecided, the smallest p-value must reach alpha / K / m, the next "
-            "alpha / K / (m - 1), and so on (Holm's step-down, K interims), so each interim may decide several pairs."
+            "over its seeds so far; with m pairs undecided, the smallest p-value must reach the interim's share of "
+            "alpha / m, the next its share / (m - 1), and so on (Holm's step-down), so each interim may decide several "
+            "pairs. The interims whose seeds can decide share alpha equally; an earlier interim, whose seeds cannot "
+            f"give so small a p-value, spends none.{stop}"
         )
     return (
         "The test statistic is (interim + 1) x |mean a - mean b|; a pair is decided when the largest statistic among "
@@ -54,7 +64,7 @@ def _p(value: object) -> str:
 def adaptive_section(record: Mapping[str, Any]) -> Section:
     """Per level: its status, every comparison with its decision and the interim that made it, seeds per cell."""
     cap = record["seeds_per_stage"] * record["max_stages"]
-    holm = "per interim" in record["method"]  # ledgers before 2026-11-29 hold the adastop package's statistic
+    holm = "Holm" in record["method"]  # ledgers before 2026-11-29 hold the adastop package's statistic
     blocks: list = [
         Paragraph(
             f"Seeds were added adaptively (`--adaptive`): {record['method']}. Every cell started with "
@@ -63,7 +73,7 @@ def adaptive_section(record: Mapping[str, Any]) -> Section:
             f"declaring any difference that is not there is at most {record['alpha']} (family-wise, over all "
             f"pairs and interims), on {record['metric'].replace('_', ' ')} averaged over the level's evaluations. "
             "A decided pair is a reliable difference; 'no difference found' at the cap is not proof of equality: "
-            f"the difference, if any, is smaller than these seeds can show. {_rule(holm)}"
+            f"the difference, if any, is smaller than these seeds can show. {_rule(holm, record.get('futility'))}"
         )
     ]
     seeds_rows = []
