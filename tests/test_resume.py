@@ -86,3 +86,11 @@ def test_a_recipe_may_give_levels_their_own_budgets(tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
         main(["--recipe", str(recipe), "--output-dir", str(tmp_path), "--dry-run", "--no-probe"])
     assert info.value.code == 2 and "unknown level level_9" in capsys.readouterr().err
+
+
+def test_an_adaptive_ledger_from_before_the_futility_stop_keeps_its_rule():
+    older = {**STORED, "adaptive": True, "alpha": 0.05}  # no "futility" key: it ran without the stop
+    assert reconcile({"experiment_id": "x"}, older, extend=False)["futility"] == 0.0
+    with pytest.raises(UsageError, match="was started with --futility 0.0, not 0.2"):
+        reconcile({"experiment_id": "x", "futility": 0.2}, older, extend=False)
+    assert "futility" not in reconcile({"experiment_id": "x"}, STORED, extend=False)  # not adaptive: no rule

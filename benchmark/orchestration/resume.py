@@ -29,6 +29,9 @@ BUDGET_KEYS = (
     "screen_rungs",
     "interim_evals",
 )
+# what an experiment ran with before its key existed: an adaptive ledger from before 2026-11-29 had no futility
+# stop, and resuming it must not start one (its decisions would change)
+LEGACY = {"futility": 0.0}
 REEVALUATE_KEYS = ("episodes",)  # --reevaluate evaluates every checkpoint again: it may change these
 LIST_KEYS = ("architectures", "levels")
 GRID_KEYS = (*LIST_KEYS, "seeds_per_level", "architectures_module")
@@ -86,6 +89,7 @@ def reconcile(values: dict[str, Any], stored: dict[str, Any], extend: bool) -> d
     for key in PLACEMENT_KEYS:
         if key not in values and stored.get(key) is not None:
             out[key] = stored[key]
+    stored = {**LEGACY, **stored} if stored.get("adaptive") else stored
     for key in BUDGET_KEYS:
         before = stored.get(key)
         if before is None or (key in REEVALUATE_KEYS and values.get("reevaluate") and key in values):
