@@ -1,4 +1,4 @@
-"""--adaptive: AdaStop decides where seeds go; the real controller on the fake backend, scores known in advance."""
+"""--adaptive: tests per interim decide where seeds go; the real controller on the fake backend, scores known."""
 
 from __future__ import annotations
 
