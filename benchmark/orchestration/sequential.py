@@ -249,7 +249,7 @@ class SequentialSeeds:
         levels = c.interim_levels(len(archs))
         decided: dict[tuple[str, str], tuple[str, int]] = {}  # pair -> (larger / smaller / futile, interim)
         p_values: dict[tuple[str, str], float] = {}  # pair -> its p-value at the last interim that tested it
-        power: dict[tuple[str, str], float] = {}  # futile pair -> its conditional power when it stopped
+        power: dict[tuple[str, str], float] = {}  # pair -> its conditional power when last judged
         active = list(archs)
         values: dict[str, list[float]] = {a: [] for a in archs}
         for stage in range(c.max_stages):

@@ -26,8 +26,8 @@ def _decision(cmp: Mapping[str, Any]) -> str:
     }[cmp["decision"]]
 
 
-def _num(value: object) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+def _num(value: object, digits: int = 3) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "-"
 
 
 def _rule(holm: bool, futility: float | None) -> str:
@@ -57,10 +57,6 @@ def _then(cmp: Mapping[str, Any], boundary: Mapping[int, Any]) -> object:
     return boundary.get(cmp["stage"] if cmp.get("stage") is not None else max(boundary))
 
 
-def _p(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
-
-
 def adaptive_section(record: Mapping[str, Any]) -> Section:
     """Per level: its status, every comparison with its decision and the interim that made it, seeds per cell."""
     cap = record["seeds_per_stage"] * record["max_stages"]
@@ -85,7 +81,7 @@ def adaptive_section(record: Mapping[str, Any]) -> Section:
                 "decision (a vs b)": _decision(c),
                 "decided at interim": "-" if c.get("stage") is None else str(c["stage"] + 1),
                 "statistic": _num(c["statistic"]),
-                **({"p-value": _p(c["p_value"])} if holm else {"boundary then": _num(_then(c, boundary))}),
+                **({"p-value": _num(c["p_value"], 4)} if holm else {"boundary then": _num(_then(c, boundary))}),
                 "mean a": _num(c["mean_a"]),
                 "mean b": _num(c["mean_b"]),
             }
