@@ -75,10 +75,21 @@ class AGaLiTeAttention(nn.Module):
         keys_osc, values_osc = osc * keys.unsqueeze(2), osc * values.unsqueeze(2)  # [B, T, r, H, .]
         big_k, big_v, s = state["k"], state["v"], state["s"]
         ks, vs, ss = [], [], []
-        for i in range(t):
-            big_k = decay_k[:, i].unsqueeze(1) * big_k + keys_osc[:, i]
-            big_v = decay_v[:, i].unsqueeze(1) * big_v + values_osc[:, i]
-            s = decay_k[:, i] * s + keys[:, i]
+        # unbind once: indexing [:, i] in the loop makes the backward write each step's gradient into a zeroed
+        # full-length tensor (T fills and adds of [B, T, ...]); unbind's backward stacks them once
+        steps_in = zip(
+            decay_k.unsqueeze(2).unbind(1),
+            decay_v.unsqueeze(2).unbind(1),
+            keys_osc.unbind(1),
+            values_osc.unbind(1),
+            decay_k.unbind(1),
+            keys.unbind(1),
+            strict=True,
+        )
+        for dk_r, dv_r, k_osc, v_osc, dk, key in steps_in:
+            big_k = dk_r * big_k + k_osc
+            big_v = dv_r * big_v + v_osc
+            s = dk * s + key
             ks.append(big_k)
             vs.append(big_v)
             ss.append(s)
