@@ -148,6 +148,43 @@ def test_relative_attention_matches_a_naive_loop():
     torch.testing.assert_close(got, attn.out(want.flatten(-2)), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("autocast", [False, True])
+def test_shared_query_attention_equals_per_slot_attention(autocast):
+    """A perceiver's first layer scores each distinct token once (`attend_shared`): the same outputs and
+    gradients as attending from every row over its gathered slots, masked slots ignored."""
+    from benchmark.components.attention import Attention, gather_rows
+
+    torch.manual_seed(0)
+    attention = Attention(16, 24, 16, heads=4)
+    latents = torch.randn(1, 3, 16, requires_grad=True)
+    kv_rows = torch.randn(9, 24).requires_grad_()
+    index = torch.randint(0, 9, (5, 7))
+    mask = torch.rand(5, 1, 7) < 0.6
+    mask[:, :, 0] = True
+    results = []
+    for shared in (True, False):
+        attention.zero_grad()
+        latents.grad = kv_rows.grad = None
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            kv = attention.kv(kv_rows)
+            if shared:
+                y = attention.attend_shared(latents, kv, index, mask)
+            else:
+                y = attention.attend(latents.expand(5, -1, -1), gather_rows(kv, index), mask)
+        (y.float() * torch.linspace(-1, 1, y.numel()).view_as(y)).sum().backward()
+        results.append((y.float().detach(), latents.grad.clone(), kv_rows.grad.clone()))
+    tol = 2e-2 if autocast else 1e-5  # bf16 projections round to ~3 digits
+    for a, b in zip(*results, strict=True):
+        assert torch.allclose(a, b, atol=tol), (a - b).abs().max()
+    assert results[0][0].shape == (5, 3, 16)
+    # a masked slot does not count: changing what it points at changes nothing
+    other = index.clone()
+    other[~mask[:, 0]] = 0
+    with torch.no_grad():
+        kv = attention.kv(kv_rows)
+        assert torch.allclose(attention.attend_shared(latents, kv, other, mask), results[0][0], atol=tol)
+
+
 @pytest.mark.parametrize("name", ["vit", "transformer", "agalite", "vit+token_mlp"])
 def test_distinct_token_path_equals_computing_every_slot(name):
     """Embedding, LayerNorm and K/V once per distinct token is the same function as once per slot,
@@ -176,7 +213,10 @@ def test_distinct_token_path_equals_computing_every_slot(name):
         outputs[distinct] = (out["logits"].detach(), out["value"].detach(), grads)
     (la, va, ga), (lb, vb, gb) = outputs[True], outputs[False]
     assert torch.allclose(la, lb, atol=1e-5) and torch.allclose(va, vb, atol=1e-5)
-    assert len(ga) == len(gb) and all(torch.allclose(a, b, atol=1e-4) for a, b in zip(ga, gb, strict=True))
+    # the encoder's gradients agree to ~1e-6 relative; agalite's memory amplifies rounding (at this
+    # initialisation, scaling its input by 1 + 1e-6 noise moves its gradients by ~6e-3)
+    tol = 1e-2 if base == "agalite" else 1e-4
+    assert len(ga) == len(gb) and all(torch.allclose(a, b, atol=tol) for a, b in zip(ga, gb, strict=True))
     policy.encoder[0].distinct = True
     td = policy.encoder[0](TensorDict({"obs": obs.flatten(0, 1)}, batch_size=[obs.shape[0] * obs.shape[1]]))
     index, first = distinct_tokens(td["tok_index"], td["tok_mask"])

@@ -9,6 +9,11 @@ from torch import nn
 from benchmark.components.init import layer_init
 
 
+def gather_rows(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """rows [U, D], index [N, L] -> [N, L, D] (index_select: the fastest gather + backward measured on CPU)."""
+    return rows.index_select(0, index.reshape(-1)).view(*index.shape, rows.shape[-1])
+
+
 class Attention(nn.Module):
     """Multi-head attention from `q_dim` queries to `kv_dim` keys/values, output `q_dim` (residual-ready)."""
 
@@ -42,6 +47,25 @@ class Attention(nn.Module):
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.out(y.transpose(1, 2).flatten(-2))
+
+    def attend_shared(
+        self, x: torch.Tensor, kv_rows: torch.Tensor, index: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        """As `attend` when every row asks the same queries x [1, Lq, q_dim] (a perceiver's first layer) of
+        tokens given as distinct rows: kv_rows [U, 2 * dim] (each distinct token's K/V), index [N, L] (each
+        slot's row), mask [N, 1, L]. A query-key score depends only on the distinct token then, so it is
+        computed once per distinct token and gathered: about half the time of the per-slot attention (fp32,
+        1 thread, level-1 shapes). In fp32, as `attend`'s attention."""
+        n, length = index.shape
+        with torch.autocast(x.device.type, enabled=False):
+            q = self.q(x.float())[0].unflatten(-1, (self.heads, -1))  # [Lq, H, d]
+            k, v = kv_rows.float().unflatten(-1, (2, self.heads, -1)).unbind(-3)  # [U, H, d]
+            scores = torch.einsum("uhd,qhd->uhq", k, q) * q.shape[-1] ** -0.5  # [U, H, Lq]
+            scores = gather_rows(scores.flatten(1), index).view(n, length, *scores.shape[1:])
+            weights = scores.masked_fill(~mask.view(n, length, 1, 1), float("-inf")).softmax(1)
+            values = gather_rows(v.flatten(1), index).view(n, length, *v.shape[1:])  # [N, L, H, d]
+            y = torch.einsum("nlhq,nlhd->nqhd", weights, values)
+        return self.out(y.flatten(-2))
 
 
 def feed_forward(dim: int, hidden: int, act: type[nn.Module] = nn.GELU) -> nn.Sequential:

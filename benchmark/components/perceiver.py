@@ -14,13 +14,8 @@ import torch
 from tensordict import TensorDict
 from torch import nn
 
-from benchmark.components.attention import Attention, feed_forward
+from benchmark.components.attention import Attention, feed_forward, gather_rows
 from benchmark.components.base import Component
-
-
-def gather_rows(rows: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """rows [U, D], index [N, L] -> [N, L, D] (index_select: the fastest gather + backward measured on CPU)."""
-    return rows.index_select(0, index.reshape(-1)).view(*index.shape, rows.shape[-1])
 
 
 class PerceiverLayer(nn.Module):
@@ -42,13 +37,18 @@ class PerceiverLayer(nn.Module):
         distinct: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """`distinct` = (one row per distinct token, each slot's index into it): the token LayerNorm and K/V
-        projection then run once per distinct token instead of once per slot (the same function)."""
+        projection then run once per distinct token instead of once per slot (the same function), and when
+        the latents are still the shared parameter ([1, Lq, D]: the first layer) so do the attention scores."""
         if distinct is None:
             kv = self.cross.kv(self.norm_tokens(tokens))
+            latents = latents + self.cross.attend(self.norm_latents(latents), kv, mask)
         else:
             rows, index = distinct
-            kv = gather_rows(self.cross.kv(self.norm_tokens(rows)), index)
-        latents = latents + self.cross.attend(self.norm_latents(latents), kv, mask)
+            kv_rows = self.cross.kv(self.norm_tokens(rows))
+            if latents.shape[0] == 1:
+                latents = latents + self.cross.attend_shared(self.norm_latents(latents), kv_rows, index, mask)
+            else:
+                latents = latents + self.cross.attend(self.norm_latents(latents), gather_rows(kv_rows, index), mask)
         if self.self_attn is not None:
             h = self.self_norm(latents)
             latents = latents + self.self_attn(h, h)
@@ -89,7 +89,7 @@ class PerceiverEncoder(Component):
         # which the shim zeroed, instead of producing NaN from an all-masked softmax
         mask = mask.clone()
         mask[:, 0] |= ~mask.any(1)
-        latents = self.latents.expand(tokens.shape[0], -1, -1)
+        latents = self.latents.unsqueeze(0)  # [1, Lq, D]: broadcast by the first layer's residual
         distinct = (tokens[td["tok_first"]], td["tok_index"]) if "tok_first" in td.keys() else None
         for layer in self.layers:
             latents = layer(latents, tokens, mask.unsqueeze(1), distinct)
