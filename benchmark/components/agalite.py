@@ -78,17 +78,11 @@ class AGaLiTeAttention(nn.Module):
         # unbind once: indexing [:, i] in the loop makes the backward write each step's gradient into a zeroed
         # full-length tensor (T fills and adds of [B, T, ...]); unbind's backward stacks them once
         steps_in = zip(
-            decay_k.unsqueeze(2).unbind(1),
-            decay_v.unsqueeze(2).unbind(1),
-            keys_osc.unbind(1),
-            values_osc.unbind(1),
-            decay_k.unbind(1),
-            keys.unbind(1),
-            strict=True,
+            decay_k.unbind(1), decay_v.unbind(1), keys_osc.unbind(1), values_osc.unbind(1), keys.unbind(1), strict=True
         )
-        for dk_r, dv_r, k_osc, v_osc, dk, key in steps_in:
-            big_k = dk_r * big_k + k_osc
-            big_v = dv_r * big_v + v_osc
+        for dk, dv, k_osc, v_osc, key in steps_in:
+            big_k = dk.unsqueeze(1) * big_k + k_osc
+            big_v = dv.unsqueeze(1) * big_v + v_osc
             s = dk * s + key
             ks.append(big_k)
             vs.append(big_v)

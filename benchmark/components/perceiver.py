@@ -39,16 +39,17 @@ class PerceiverLayer(nn.Module):
         """`distinct` = (one row per distinct token, each slot's index into it): the token LayerNorm and K/V
         projection then run once per distinct token instead of once per slot (the same function), and when
         the latents are still the shared parameter ([1, Lq, D]: the first layer) so do the attention scores."""
+        queries = self.norm_latents(latents)
         if distinct is None:
-            kv = self.cross.kv(self.norm_tokens(tokens))
-            latents = latents + self.cross.attend(self.norm_latents(latents), kv, mask)
+            attended = self.cross.attend(queries, self.cross.kv(self.norm_tokens(tokens)), mask)
         else:
             rows, index = distinct
             kv_rows = self.cross.kv(self.norm_tokens(rows))
             if latents.shape[0] == 1:
-                latents = latents + self.cross.attend_shared(self.norm_latents(latents), kv_rows, index, mask)
+                attended = self.cross.attend_shared(queries, kv_rows, index, mask)
             else:
-                latents = latents + self.cross.attend(self.norm_latents(latents), gather_rows(kv_rows, index), mask)
+                attended = self.cross.attend(queries, gather_rows(kv_rows, index), mask)
+        latents = latents + attended
         if self.self_attn is not None:
             h = self.self_norm(latents)
             latents = latents + self.self_attn(h, h)
